@@ -1,0 +1,267 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// gcraScript is the GCRA step of gcra() in Lua, run atomically by Redis.
+//
+//	KEYS[1] the key; ARGV[1] T (µs); ARGV[2] burst; ARGV[3] now (Unix µs) or
+//	-1 to use the Redis server's clock.
+//
+// It returns {allowed, remaining, reset_after_µs, retry_after_µs}. A denied
+// request writes nothing. The stored TAT expires when the bucket is full
+// again, at which point an absent key means the same thing.
+//
+// TAT is written with %.0f because Lua's default number formatting keeps
+// only 14 significant digits, fewer than a Unix time in microseconds has.
+var gcraScript = redis.NewScript(`
+local t = tonumber(ARGV[1])
+local b = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+if now < 0 then
+  local tm = redis.call('TIME')
+  now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
+end
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+local nxt = tat + t
+local allow_at = nxt - b * t
+if now < allow_at then
+  return {0, 0, tat - now, allow_at - now}
+end
+local ttl = math.ceil((nxt - now) / 1000)
+if ttl < 1 then ttl = 1 end
+redis.call('SET', KEYS[1], string.format('%.0f', nxt), 'PX', ttl)
+return {1, math.floor((now - allow_at) / t), nxt - now, 0}
+`)
+
+// DefaultRedisTimeout bounds one Redis decision. A healthy loopback or
+// same-zone Redis answers in well under a millisecond; past this the
+// limiter treats Redis as failing rather than stall the request.
+const DefaultRedisTimeout = 50 * time.Millisecond
+
+// RedisOptions configure NewRedis. The zero value works.
+type RedisOptions struct {
+	// Prefix is prepended to every key, e.g. "fastsaas:rl:".
+	Prefix string
+	// Timeout bounds each decision; 0 means DefaultRedisTimeout.
+	Timeout time.Duration
+	// FailClosed makes Allow return ErrUnavailable when Redis fails, so the
+	// middleware answers 503. The default (false) is fail-open: the decision
+	// is taken by a local in-memory limiter instead, so limits still hold
+	// per replica while Redis is down.
+	FailClosed bool
+	// Now is the clock that timestamps decisions. nil (the default, and the
+	// right choice with several replicas) uses the Redis server's clock,
+	// so replicas with skewed clocks still agree. Tests inject a fake clock.
+	Now func() time.Time
+	// Registerer receives saas_ratelimit_backend_errors_total; nil means
+	// no metric.
+	Registerer prometheus.Registerer
+	// Logger receives at most one line per LogEvery about Redis failures;
+	// nil means slog.Default().
+	Logger *slog.Logger
+	// LogEvery is the minimum interval between failure log lines; 0 means
+	// 10 s. Failures in between are counted and reported with the next line.
+	LogEvery time.Duration
+}
+
+// Redis is a GCRA limiter whose state lives in Redis, shared by every
+// replica that uses the same Redis and Prefix.
+type Redis struct {
+	client     redis.Scripter
+	prefix     string
+	timeout    time.Duration
+	failClosed bool
+	now        func() time.Time
+	// ctxBounded: the client enforces context deadlines on socket I/O
+	// itself (go-redis ContextTimeoutEnabled), so no watchdog goroutine is
+	// needed to honour Timeout.
+	ctxBounded bool
+	fallback   *Memory
+	errors     prometheus.Counter
+	log        *throttledLog
+}
+
+// NewRedis returns a limiter backed by client (a *redis.Client,
+// *redis.ClusterClient or anything that runs scripts).
+//
+// For the tightest timeout behaviour create the client with
+// ContextTimeoutEnabled: true; otherwise each call runs in a goroutine that
+// Allow stops waiting for after Timeout, and the call itself ends at the
+// client's ReadTimeout.
+func NewRedis(client redis.Scripter, opts RedisOptions) (*Redis, error) {
+	r := &Redis{
+		client:     client,
+		prefix:     opts.Prefix,
+		timeout:    opts.Timeout,
+		failClosed: opts.FailClosed,
+		now:        opts.Now,
+		fallback:   NewMemory(MemoryOptions{Now: opts.Now}),
+	}
+	if r.timeout <= 0 {
+		r.timeout = DefaultRedisTimeout
+	}
+	if c, ok := client.(interface{ Options() *redis.Options }); ok {
+		r.ctxBounded = c.Options().ContextTimeoutEnabled
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	every := opts.LogEvery
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	r.log = &throttledLog{logger: logger, every: every}
+	if opts.Registerer != nil {
+		c, err := registerCounter(opts.Registerer, prometheus.CounterOpts{
+			Name: "saas_ratelimit_backend_errors_total",
+			Help: "Rate limiter decisions that Redis failed to take (timeouts, connection errors).",
+		})
+		if err != nil {
+			return nil, err
+		}
+		r.errors = c
+	}
+	return r, nil
+}
+
+// Allow implements Limiter.
+func (r *Redis) Allow(ctx context.Context, key string, limit Limit) (Decision, error) {
+	if limit.Unlimited() {
+		return Decision{Allowed: true, Limit: -1, Remaining: -1}, nil
+	}
+	if err := limit.Validate(); err != nil {
+		return Decision{}, err
+	}
+	now := int64(-1)
+	if r.now != nil {
+		now = r.now().UnixMicro()
+	}
+	d, err := r.eval(ctx, key, limit, now)
+	if err == nil {
+		d.Limit = limit.burst() // the script does not echo it back
+		return d, nil
+	}
+	if ctx.Err() != nil {
+		// The caller gave up (client disconnected): not a Redis failure.
+		return Decision{}, fmt.Errorf("rate limit %q: %w", key, ctx.Err())
+	}
+	if r.errors != nil {
+		r.errors.Inc()
+	}
+	r.log.failure(err, r.failClosed)
+	if r.failClosed {
+		return Decision{}, fmt.Errorf("rate limit via redis: %w: %w", ErrUnavailable, err)
+	}
+	return r.fallback.Allow(ctx, key, limit)
+}
+
+func (r *Redis) eval(ctx context.Context, key string, limit Limit, now int64) (Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	keys := []string{r.prefix + key}
+	t, b := limit.intervalMicros(), limit.burst()
+	if r.ctxBounded {
+		return parseReply(gcraScript.Run(ctx, r.client, keys, t, b, now).Int64Slice())
+	}
+	type result struct {
+		vals []int64
+		err  error
+	}
+	done := make(chan result, 1) // buffered: the goroutine never blocks after we stop waiting
+	go func() {
+		v, err := gcraScript.Run(ctx, r.client, keys, t, b, now).Int64Slice()
+		done <- result{v, err}
+	}()
+	select {
+	case res := <-done:
+		return parseReply(res.vals, res.err)
+	case <-ctx.Done():
+		return Decision{}, fmt.Errorf("redis gcra script: %w", ctx.Err())
+	}
+}
+
+func parseReply(v []int64, err error) (Decision, error) {
+	if err != nil {
+		return Decision{}, fmt.Errorf("redis gcra script: %w", err)
+	}
+	if len(v) != 4 {
+		return Decision{}, fmt.Errorf("redis gcra script: %d values in reply, want 4", len(v))
+	}
+	return Decision{
+		Allowed:    v[0] == 1,
+		Remaining:  int(v[1]),
+		ResetAfter: micros(v[2]),
+		RetryAfter: micros(v[3]),
+	}, nil
+}
+
+// throttledLog writes at most one line per interval and counts the rest, so
+// an outage produces a handful of lines, not one per request.
+type throttledLog struct {
+	logger     *slog.Logger
+	every      time.Duration
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+func (l *throttledLog) failure(err error, failClosed bool) {
+	l.mu.Lock()
+	now := time.Now()
+	if !l.last.IsZero() && now.Sub(l.last) < l.every {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	suppressed := l.suppressed
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+	mode := "fail-open: local limiter decides"
+	if failClosed {
+		mode = "fail-closed: requests refused with 503"
+	}
+	l.logger.Warn("rate limiter: redis unavailable", "error", err.Error(), "mode", mode, "suppressed_since_last", suppressed)
+}
+
+// registerCounter registers c, or returns the counter already registered
+// under the same name so that several limiters or middlewares can share a
+// registry.
+func registerCounter(reg prometheus.Registerer, opts prometheus.CounterOpts) (prometheus.Counter, error) {
+	c := prometheus.NewCounter(opts)
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(prometheus.Counter); ok {
+				return existing, nil
+			}
+		}
+		return nil, fmt.Errorf("register %s: %w", opts.Name, err)
+	}
+	return c, nil
+}
+
+func registerCounterVec(reg prometheus.Registerer, opts prometheus.CounterOpts, labels []string) (*prometheus.CounterVec, error) {
+	c := prometheus.NewCounterVec(opts, labels)
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				return existing, nil
+			}
+		}
+		return nil, fmt.Errorf("register %s: %w", opts.Name, err)
+	}
+	return c, nil
+}
