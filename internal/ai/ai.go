@@ -56,6 +56,9 @@ var (
 	// ErrInvalidResponse: the upstream answered 2xx with a body that is not
 	// the documented JSON.
 	ErrInvalidResponse = errors.New("invalid upstream response")
+	// ErrNotConfigured: the upstream's URL is not set; every method of a nil
+	// client returns it.
+	ErrNotConfigured = errors.New("upstream not configured")
 	// ErrInvalidArgument: the caller passed a value the client refuses to
 	// send (an empty or dot-segment ID, a missing model name).
 	ErrInvalidArgument = errors.New("invalid argument")
@@ -143,6 +146,7 @@ func (e *UpstreamError) ProxyStatus() int {
 // classify (the API treats those as its own 500s).
 //
 //	*UpstreamError        → ProxyStatus()
+//	ErrNotConfigured      → 503 Service Unavailable
 //	ErrTimeout            → 504 Gateway Timeout
 //	ErrUnavailable        → 503 Service Unavailable
 //	ErrResponseTooLarge   → 502 Bad Gateway
@@ -155,6 +159,8 @@ func HTTPStatus(err error) (int, bool) {
 		return 0, false
 	case errors.As(err, &ue):
 		return ue.ProxyStatus(), true
+	case errors.Is(err, ErrNotConfigured):
+		return http.StatusServiceUnavailable, true
 	case errors.Is(err, ErrTimeout):
 		return http.StatusGatewayTimeout, true
 	case errors.Is(err, ErrUnavailable):
@@ -221,6 +227,10 @@ func newBase(service, rawURL string, opts Options) (*base, error) {
 	}
 	return b, nil
 }
+
+// unconfigured stands in for the transport of a nil client: every call on
+// it fails with ErrNotConfigured.
+func unconfigured(service string) *base { return &base{service: service} }
 
 // defaultHTTPClient has no overall Client.Timeout (streams may run for
 // minutes) but bounds every phase before the body.
@@ -299,6 +309,9 @@ func (b *base) callJSON(ctx context.Context, op, method, escapedPath string, que
 
 // send performs the request; the caller owns resp.Body.
 func (b *base) send(ctx context.Context, op, method, escapedPath string, query url.Values, in any, accept string) (*http.Response, error) {
+	if b.http == nil {
+		return nil, fmt.Errorf("%s: %s: %w", b.service, op, ErrNotConfigured)
+	}
 	var body io.Reader
 	if in != nil {
 		buf, err := json.Marshal(in)

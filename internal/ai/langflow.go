@@ -30,6 +30,13 @@ func NewLangflow(baseURL string, opts Options) (*Langflow, error) {
 	return &Langflow{b: b}, nil
 }
 
+func (l *Langflow) base() *base {
+	if l == nil {
+		return unconfigured("langflow")
+	}
+	return l.b
+}
+
 // Service names the upstream in health reports and errors.
 func (l *Langflow) Service() string { return "langflow" }
 
@@ -73,7 +80,7 @@ func (l *Langflow) ListFlows(ctx context.Context, opts ListFlowsOptions) ([]Flow
 		q.Set("folder_id", opts.FolderID)
 	}
 	var out []Flow
-	if err := l.b.callJSON(ctx, "list flows", http.MethodGet, "/api/v1/flows/", q, nil, &out); err != nil {
+	if err := l.base().callJSON(ctx, "list flows", http.MethodGet, "/api/v1/flows/", q, nil, &out); err != nil {
 		return nil, err
 	}
 	if out == nil {
@@ -89,7 +96,7 @@ func (l *Langflow) GetFlow(ctx context.Context, id string) (Flow, error) {
 		return Flow{}, fmt.Errorf("langflow: get flow: %w", err)
 	}
 	var out Flow
-	if err := l.b.callJSON(ctx, "get flow", http.MethodGet, "/api/v1/flows/"+seg, nil, nil, &out); err != nil {
+	if err := l.base().callJSON(ctx, "get flow", http.MethodGet, "/api/v1/flows/"+seg, nil, nil, &out); err != nil {
 		return Flow{}, err
 	}
 	return out, nil
@@ -124,7 +131,7 @@ func (l *Langflow) RunFlow(ctx context.Context, flowID string, req RunFlowReques
 	}
 	q := url.Values{"stream": {"false"}}
 	var out RunFlowResponse
-	if err := l.b.callJSON(ctx, "run flow", http.MethodPost, "/api/v1/run/"+seg, q, req, &out); err != nil {
+	if err := l.base().callJSON(ctx, "run flow", http.MethodPost, "/api/v1/run/"+seg, q, req, &out); err != nil {
 		return RunFlowResponse{}, err
 	}
 	if len(out.Outputs) == 0 || string(out.Outputs) == "null" {
@@ -140,7 +147,7 @@ type ComponentCatalog map[string]map[string]json.RawMessage
 // Components lists every component type Langflow offers (GET /api/v1/all).
 func (l *Langflow) Components(ctx context.Context) (ComponentCatalog, error) {
 	var out ComponentCatalog
-	if err := l.b.callJSON(ctx, "list components", http.MethodGet, "/api/v1/all", nil, nil, &out); err != nil {
+	if err := l.base().callJSON(ctx, "list components", http.MethodGet, "/api/v1/all", nil, nil, &out); err != nil {
 		return nil, err
 	}
 	if out == nil {
@@ -154,7 +161,7 @@ func (l *Langflow) Ping(ctx context.Context) (string, error) {
 	var out struct {
 		Status string `json:"status"`
 	}
-	if err := l.b.callJSON(ctx, "health", http.MethodGet, "/health", nil, nil, &out); err != nil {
+	if err := l.base().callJSON(ctx, "health", http.MethodGet, "/health", nil, nil, &out); err != nil {
 		return "", err
 	}
 	if out.Status != "ok" {

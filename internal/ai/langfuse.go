@@ -24,6 +24,13 @@ func NewLangfuse(baseURL string, opts Options) (*Langfuse, error) {
 	return &Langfuse{b: b}, nil
 }
 
+func (l *Langfuse) base() *base {
+	if l == nil {
+		return unconfigured("langfuse")
+	}
+	return l.b
+}
+
 // Service names the upstream in health reports and errors.
 func (l *Langfuse) Service() string { return "langfuse" }
 
@@ -40,7 +47,7 @@ type LangfuseHealth struct {
 // *UpstreamError with Status 503.
 func (l *Langfuse) Health(ctx context.Context) (LangfuseHealth, error) {
 	var out LangfuseHealth
-	if err := l.b.callJSON(ctx, "health", http.MethodGet, "/api/public/health", nil, nil, &out); err != nil {
+	if err := l.base().callJSON(ctx, "health", http.MethodGet, "/api/public/health", nil, nil, &out); err != nil {
 		return LangfuseHealth{}, err
 	}
 	return out, nil

@@ -26,6 +26,13 @@ func NewOllama(baseURL string, opts Options) (*Ollama, error) {
 	return &Ollama{b: b}, nil
 }
 
+func (o *Ollama) base() *base {
+	if o == nil {
+		return unconfigured("ollama")
+	}
+	return o.b
+}
+
 // Service names the upstream in health reports and errors.
 func (o *Ollama) Service() string { return "ollama" }
 
@@ -58,7 +65,7 @@ func (o *Ollama) ListModels(ctx context.Context) ([]OllamaModel, error) {
 	var out struct {
 		Models []OllamaModel `json:"models"`
 	}
-	if err := o.b.callJSON(ctx, "list models", http.MethodGet, "/api/tags", nil, nil, &out); err != nil {
+	if err := o.base().callJSON(ctx, "list models", http.MethodGet, "/api/tags", nil, nil, &out); err != nil {
 		return nil, err
 	}
 	if out.Models == nil {
@@ -72,7 +79,7 @@ func (o *Ollama) Version(ctx context.Context) (string, error) {
 	var out struct {
 		Version string `json:"version"`
 	}
-	if err := o.b.callJSON(ctx, "version", http.MethodGet, "/api/version", nil, nil, &out); err != nil {
+	if err := o.base().callJSON(ctx, "version", http.MethodGet, "/api/version", nil, nil, &out); err != nil {
 		return "", err
 	}
 	return out.Version, nil
@@ -120,7 +127,7 @@ func (o *Ollama) Pull(ctx context.Context, req PullRequest) (PullProgress, error
 		return PullProgress{}, fmt.Errorf("ollama: pull: %w: model is required", ErrInvalidArgument)
 	}
 	var out PullProgress
-	err := o.b.callJSON(ctx, "pull", http.MethodPost, "/api/pull", nil, pullBody{req, false}, &out)
+	err := o.base().callJSON(ctx, "pull", http.MethodPost, "/api/pull", nil, pullBody{req, false}, &out)
 	if err != nil {
 		return PullProgress{}, err
 	}
@@ -141,14 +148,14 @@ func (o *Ollama) PullStream(ctx context.Context, req PullRequest) iter.Seq2[Pull
 			yield(PullProgress{}, fmt.Errorf("ollama: pull: %w: model is required", ErrInvalidArgument))
 			return
 		}
-		for p, err := range o.b.stream(ctx, "pull", http.MethodPost, "/api/pull", pullBody{req, true}) {
+		for p, err := range o.base().stream(ctx, "pull", http.MethodPost, "/api/pull", pullBody{req, true}) {
 			if err != nil {
 				yield(PullProgress{}, err)
 				return
 			}
 			var line PullProgress
 			if err := parsePullLine(p, &line); err != nil {
-				yield(PullProgress{}, o.b.lineError("pull", err))
+				yield(PullProgress{}, o.base().lineError("pull", err))
 				return
 			}
 			if !yield(line, nil) || line.Done() {
@@ -205,7 +212,7 @@ func (o *Ollama) Generate(ctx context.Context, req GenerateRequest) (GenerateRes
 		return GenerateResponse{}, fmt.Errorf("ollama: generate: %w: model is required", ErrInvalidArgument)
 	}
 	var out GenerateResponse
-	if err := o.b.callJSON(ctx, "generate", http.MethodPost, "/api/generate", nil, generateBody{req, false}, &out); err != nil {
+	if err := o.base().callJSON(ctx, "generate", http.MethodPost, "/api/generate", nil, generateBody{req, false}, &out); err != nil {
 		return GenerateResponse{}, err
 	}
 	return out, nil
@@ -262,7 +269,7 @@ func (o *Ollama) Chat(ctx context.Context, req ChatRequest) (ChatResponse, error
 		req.Messages = []ChatMessage{} // Ollama expects an array, not null
 	}
 	var out ChatResponse
-	if err := o.b.callJSON(ctx, "chat", http.MethodPost, "/api/chat", nil, chatBody{req, false}, &out); err != nil {
+	if err := o.base().callJSON(ctx, "chat", http.MethodPost, "/api/chat", nil, chatBody{req, false}, &out); err != nil {
 		return ChatResponse{}, err
 	}
 	return out, nil
@@ -277,6 +284,6 @@ func (o *Ollama) DeleteModel(ctx context.Context, name string) error {
 	body := struct {
 		Model string `json:"model"`
 	}{name}
-	_, err := o.b.call(ctx, "delete model", http.MethodDelete, "/api/delete", nil, body)
+	_, err := o.base().call(ctx, "delete model", http.MethodDelete, "/api/delete", nil, body)
 	return err
 }
