@@ -65,6 +65,7 @@ type Module struct {
 	Secrets      []Secret  // .env keys we generate
 	Settings     []Setting // .env keys with defaults or user-provided values
 	Database     *Database // own database + role on the shared Postgres
+	Metrics      []Scrape  // Prometheus scrape targets
 	MemoryMB     int       // RAM estimate for `doctor`
 	Note         string    // post-setup note for the docs
 	// External is set for modules that are connected, not run: no containers
@@ -81,6 +82,13 @@ type Route struct {
 	// Caddy puts basic auth in front of it unless turned off per module.
 	AdminConsole bool
 	HealthPath   string // HTTP path that answers 2xx when healthy ("" = none)
+}
+
+// Scrape is a Prometheus target inside the compose network.
+type Scrape struct {
+	Job, Service string
+	Port         int
+	Path         string // "" = /metrics
 }
 
 // Setting is a non-secret .env key.

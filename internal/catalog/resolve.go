@@ -125,8 +125,9 @@ func (r Resolution) IDs() []string {
 	return ids
 }
 
-// Resolve closes ids over dependencies and orders the result topologically.
-// Duplicate ids are ignored; an unknown id yields *UnknownModuleError.
+// Resolve closes ids over dependencies (and the essential layer, which is
+// always on) and orders the result topologically. Duplicate ids are ignored;
+// an unknown id yields *UnknownModuleError.
 func (c *Catalog) Resolve(ids []string) (Resolution, error) {
 	selected := make([]bool, len(c.mods))
 	requested := make([]bool, len(c.mods))
@@ -138,6 +139,14 @@ func (c *Catalog) Resolve(ids []string) (Resolution, error) {
 		}
 		requested[i] = true
 		if !selected[i] {
+			selected[i] = true
+			queue = append(queue, i)
+		}
+	}
+	// Essential modules are always on (no Compose profile): every selection
+	// includes them, reported in Added when not asked for.
+	for i, m := range c.mods {
+		if m.Layer == Essential && !selected[i] {
 			selected[i] = true
 			queue = append(queue, i)
 		}
