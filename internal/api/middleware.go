@@ -1,0 +1,204 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	loggerKey
+	reporterKey
+	routeKey
+)
+
+// RequestIDFrom returns the request id of ctx ("" outside a request).
+func RequestIDFrom(ctx context.Context) string {
+	s, _ := ctx.Value(requestIDKey).(string)
+	return s
+}
+
+func loggerFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// Reporter sends a fault (5xx cause or panic) to error tracking.
+type Reporter func(ctx context.Context, err error)
+
+func reporterFrom(ctx context.Context) Reporter {
+	r, _ := ctx.Value(reporterKey).(Reporter)
+	return r
+}
+
+// routeInfo is filled in by inner layers so the access log and metrics,
+// which run outside the mux, can label by route pattern, not raw path
+// (raw paths would explode metric cardinality).
+type routeInfo struct{ route string }
+
+func setRoute(ctx context.Context, route string) {
+	if ri, ok := ctx.Value(routeKey).(*routeInfo); ok {
+		ri.route = route
+	}
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// validRequestID accepts a caller's X-Request-Id only when it is short and
+// plain, so it cannot inject into logs.
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Metrics are the HTTP metrics of spec/plans-and-metrics.md.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	errors   *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewMetrics registers the HTTP metrics on reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "saas_api_requests_total", Help: "API requests by route, method and status code."}, []string{"route", "method", "code"}),
+		errors:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "saas_api_errors_total", Help: "API answers with a 5xx status, by route and code."}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "saas_request_duration_seconds", Help: "API request latency by route and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"route", "method"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.errors, m.duration} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register http metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// observe is the outermost layer: request id, logger, recover, access log
+// and metrics.
+func observe(logger *slog.Logger, metrics *Metrics, report Reporter, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		ri := &routeInfo{}
+		l := logger.With(slog.String("request_id", id))
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx = context.WithValue(ctx, loggerKey, l)
+		ctx = context.WithValue(ctx, routeKey, ri)
+		if report != nil {
+			ctx = context.WithValue(ctx, reporterKey, report)
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				err := fmt.Errorf("panic: %v", v)
+				l.Error("panic", slog.String("error", err.Error()), slog.String("stack", string(debug.Stack())))
+				if report != nil {
+					report(ctx, err)
+				}
+				if sw.status == 0 {
+					writeProblem(sw, r.WithContext(ctx), http.StatusInternalServerError, "internal", "internal error; quote the request id when reporting it")
+				}
+			}
+			route := ri.route
+			if route == "" {
+				route = "unmatched"
+			}
+			code := strconv.Itoa(sw.status)
+			if metrics != nil {
+				metrics.requests.WithLabelValues(route, r.Method, code).Inc()
+				if sw.status >= 500 {
+					metrics.errors.WithLabelValues(route, code).Inc()
+				}
+				metrics.duration.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+			}
+			if l.Enabled(ctx, slog.LevelInfo) {
+				l.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("route", route),
+					slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes),
+					slog.Duration("duration", time.Since(start)))
+			}
+		}()
+		next.ServeHTTP(sw, r.WithContext(ctx))
+	})
+}
+
+// cors allows browser calls from the configured origins only; with no
+// origins it adds nothing (CORS off).
+func cors(origins []string, next http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && slices.Contains(origins, origin) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Expose-Headers", "X-Request-Id, RateLimit, RateLimit-Policy, Retry-After")
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+				h.Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,224 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fast-saas/fast-saas/internal/store"
+)
+
+// Access is the permission an operation requires. Exactly one of the
+// shapes applies:
+//   - Anonymous: anyone, no credential needed.
+//   - Platform: platform admin keys only.
+//   - Role > "": a tenant-scoped operation (path {id}); platform admins
+//     always pass, users need at least Role in that tenant, tenant keys
+//     need to belong to it and carry Scope (Scope "" = keys not allowed).
+//   - otherwise: any authenticated caller; the handler filters what it sees.
+type Access struct {
+	Anonymous bool
+	Platform  bool
+	Role      store.Role
+	Scope     string
+	// Users, when false on a non-tenant operation, refuses JWT users.
+	// Keys likewise for tenant keys. Both default to allowed through
+	// the helper constructors below.
+	NoUsers, NoKeys bool
+}
+
+// Key scopes.
+const (
+	ScopeRead       = "read"
+	ScopeWrite      = "write"
+	ScopeUsageWrite = "usage:write"
+	ScopeKeysManage = "keys:manage"
+	ScopeAI         = "ai"
+)
+
+// AllScopes lists every key scope, in documentation order.
+var AllScopes = []string{ScopeRead, ScopeWrite, ScopeUsageWrite, ScopeKeysManage, ScopeAI}
+
+// scopeRole is the role a key's creator needs to grant the scope: a key
+// never exceeds the role of its creator.
+var scopeRole = map[string]store.Role{
+	ScopeRead:       store.RoleViewer,
+	ScopeWrite:      store.RoleAdmin,
+	ScopeUsageWrite: store.RoleMember,
+	ScopeKeysManage: store.RoleAdmin,
+	ScopeAI:         store.RoleMember,
+}
+
+var (
+	public        = Access{Anonymous: true}
+	platformOnly  = Access{Platform: true}
+	authenticated = Access{}
+)
+
+func tenantAccess(role store.Role, scope string) Access { return Access{Role: role, Scope: scope} }
+
+// Describe renders the permission for documentation (OpenAPI descriptions).
+func (a Access) Describe() string {
+	switch {
+	case a.Anonymous:
+		return "Public: no credential needed."
+	case a.Platform:
+		return "Platform admin key only."
+	case a.Role != "":
+		s := fmt.Sprintf("Tenant %s or higher, or platform admin.", a.Role)
+		if a.Scope != "" {
+			s += fmt.Sprintf(" Tenant keys: scope `%s`.", a.Scope)
+		} else {
+			s += " Not available to tenant keys."
+		}
+		return s
+	}
+	return "Any authenticated caller; results are limited to what the caller may see."
+}
+
+// Operation is one API operation, declared once. REST routes, the OpenAPI
+// document and (later) MCP tools are all derived from the table.
+type Operation struct {
+	ID      string // stable operation id (camelCase), also the MCP tool name
+	Method  string
+	Path    string // Go 1.22 ServeMux pattern path, e.g. /api/v1/tenants/{id}
+	Summary string
+	Group   string // OpenAPI tag
+	Access  Access
+	// Status is the success status (200 when zero; 201 create; 202 accepted).
+	Status int
+	// Input and Output are the typed request and response structs.
+	Input, Output reflect.Type
+
+	register func(api huma.API, op huma.Operation)
+	call     func(ctx context.Context, raw json.RawMessage) (any, error)
+}
+
+// Register adds the operation to a huma API with the given huma operation
+// metadata (built from the table by internal/api).
+func (o Operation) Register(api huma.API, op huma.Operation) { o.register(api, op) }
+
+// CallJSON decodes raw into the input type (strictly) and runs the
+// operation with the caller in ctx, for adapters that are not HTTP (MCP).
+func (o Operation) CallJSON(ctx context.Context, raw json.RawMessage) (any, error) {
+	return o.call(ctx, raw)
+}
+
+// tenantScoped is implemented by inputs that name a tenant in the path.
+type tenantScoped interface{ tenantRef() string }
+
+// TenantPath is embedded by inputs of operations under /tenants/{id}.
+type TenantPath struct {
+	ID string `path:"id" format:"uuid" doc:"Tenant id"`
+}
+
+func (p *TenantPath) tenantRef() string { return p.ID }
+
+// Call is what an authorized handler receives: the caller and, for
+// tenant-scoped operations, the tenant and the caller's role in it.
+type Call struct {
+	Caller Caller
+	Tenant store.Tenant // zero for non-tenant operations
+	Role   store.Role   // the caller's role in Tenant ("" for keys and platform)
+}
+
+// newOp builds a typed operation whose handler runs after authorization.
+func newOp[I, O any](s *Service, meta Operation, h func(ctx context.Context, c *Call, in *I) (*O, error)) Operation {
+	meta.Input = reflect.TypeFor[I]()
+	meta.Output = reflect.TypeFor[O]()
+	run := func(ctx context.Context, in *I) (*O, error) {
+		call, err := s.authorize(ctx, meta.Access, in)
+		if err != nil {
+			return nil, err
+		}
+		return h(ctx, call, in)
+	}
+	meta.register = func(api huma.API, op huma.Operation) { huma.Register(api, op, run) }
+	meta.call = func(ctx context.Context, raw json.RawMessage) (any, error) {
+		in := new(I)
+		if len(raw) > 0 {
+			if err := json.Unmarshal(raw, in); err != nil {
+				return nil, Invalid("", "malformed input: "+err.Error())
+			}
+		}
+		return run(ctx, in)
+	}
+	if meta.Status == 0 {
+		meta.Status = http.StatusOK
+	}
+	return meta
+}
+
+// authorize applies the permission table. It is the only place that
+// decides who may call what.
+func (s *Service) authorize(ctx context.Context, a Access, in any) (*Call, error) {
+	c := &Call{Caller: CallerFrom(ctx)}
+	if a.Anonymous {
+		return c, nil
+	}
+	if c.Caller.Kind == Anonymous {
+		return nil, Unauthenticated()
+	}
+	if a.Platform {
+		if c.Caller.Kind != PlatformCaller {
+			return nil, Forbidden("platform admin only")
+		}
+		return c, nil
+	}
+	ts, ok := in.(tenantScoped)
+	if a.Role == "" || !ok {
+		if (a.NoUsers && c.Caller.Kind == UserCaller) || (a.NoKeys && c.Caller.Kind == TenantKeyCaller) {
+			return nil, Forbidden("not available to this kind of principal")
+		}
+		return c, nil
+	}
+	tenantID := ts.tenantRef()
+	t, err := s.Store.GetTenant(ctx, tenantID)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+		return nil, NotFound("tenant")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authorize: get tenant: %w", err)
+	}
+	c.Tenant = t
+	switch c.Caller.Kind {
+	case PlatformCaller:
+		return c, nil
+	case TenantKeyCaller:
+		if c.Caller.TenantID != t.ID || t.Status == store.TenantCancelled {
+			return nil, NotFound("tenant")
+		}
+		if t.Status != store.TenantActive {
+			return nil, &Error{Status: http.StatusForbidden, Code: CodeTenantSuspended, Detail: "tenant is " + string(t.Status)}
+		}
+		if a.Scope == "" {
+			return nil, &Error{Status: http.StatusForbidden, Code: CodeForbidden, Detail: "not available to API keys"}
+		}
+		if !c.Caller.HasScope(a.Scope) {
+			return nil, &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Detail: "API key lacks scope " + a.Scope}
+		}
+		return c, nil
+	case UserCaller:
+		m, err := s.Store.GetMember(ctx, t.ID, c.Caller.UserID)
+		if errors.Is(err, store.ErrNotFound) || t.Status == store.TenantCancelled {
+			return nil, NotFound("tenant")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("authorize: get membership: %w", err)
+		}
+		c.Role = m.Role
+		if t.Status != store.TenantActive {
+			return nil, &Error{Status: http.StatusForbidden, Code: CodeTenantSuspended, Detail: "tenant is " + string(t.Status)}
+		}
+		if m.Role.Rank() < a.Role.Rank() {
+			return nil, Forbidden(fmt.Sprintf("requires role %s or higher in this tenant", a.Role))
+		}
+		return c, nil
+	}
+	return nil, Unauthenticated()
+}

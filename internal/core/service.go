@@ -1,0 +1,120 @@
+// Package core holds the domain operations of the SaaS API and the
+// operation table that declares each of them once: id, method, path,
+// summary, typed input and output, required permission and handler.
+// REST (internal/api), OpenAPI and MCP are adapters derived from the table;
+// authorization happens here, in one place, whatever the adapter.
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/fast-saas/fast-saas/internal/store"
+)
+
+// Plan is one plan's limits and features as the API shows them.
+// -1 means unlimited.
+type Plan struct {
+	ID                 string          `json:"id"`
+	Name               string          `json:"name"`
+	APICallsPerMonth   int64           `json:"api_calls_per_month"`
+	RateLimitPerMinute int64           `json:"rate_limit_per_minute"`
+	StorageMB          int64           `json:"storage_mb"`
+	TeamMembers        int64           `json:"team_members"`
+	Features           map[string]bool `json:"features"`
+}
+
+// PlanCatalog is the plan table as core needs it (implemented over
+// middleware/entitlements by the composition root).
+type PlanCatalog interface {
+	Plans() []Plan
+	Plan(id string) (Plan, bool)
+}
+
+// ModuleLister lists the catalog modules for the admin view (optional).
+type ModuleLister interface {
+	Modules() []Module
+}
+
+// Module is one catalog module as the admin view shows it.
+type Module struct {
+	Name   string `json:"name"`
+	Layer  string `json:"layer"`
+	Health string `json:"health,omitempty"`
+}
+
+// Service runs the operations. Fields are its dependencies.
+type Service struct {
+	Store store.Store
+	Plans PlanCatalog
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Lago enables enqueuing Lago sync commands in the outbox.
+	Lago bool
+	// Modules feeds GET /admin/modules; nil lists none.
+	Modules ModuleLister
+	// KeyRevoked is told about every revoked key hash so authentication
+	// caches can drop it at once (nil = nothing to tell).
+	KeyRevoked func(hash []byte)
+	// AI holds the upstream proxies; nil upstreams answer 503.
+	AI AIClients
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Operations returns the operation table bound to s. The order is the
+// documentation order.
+func (s *Service) Operations() []Operation {
+	var ops []Operation
+	ops = append(ops, s.planOps()...)
+	ops = append(ops, s.tenantOps()...)
+	ops = append(ops, s.userOps()...)
+	ops = append(ops, s.memberOps()...)
+	ops = append(ops, s.keyOps()...)
+	ops = append(ops, s.usageOps()...)
+	ops = append(ops, s.auditOps()...)
+	ops = append(ops, s.adminOps()...)
+	ops = append(ops, s.aiOps()...)
+	return ops
+}
+
+// audit appends an audit row for a mutation; it runs inside the mutation's
+// transaction so the two are committed together.
+func audit(ctx context.Context, q store.Queries, c *Call, tenantID, action, target string, details any) error {
+	var raw json.RawMessage
+	if details != nil {
+		b, err := json.Marshal(details)
+		if err != nil {
+			return fmt.Errorf("audit %s: %w", action, err)
+		}
+		raw = b
+	}
+	if _, err := q.AppendAudit(ctx, store.AuditEntry{
+		TenantID: tenantID, Principal: c.Caller.principalLabel(), Action: action, Target: target, Details: raw,
+	}); err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+func (c Caller) principalLabel() string {
+	switch c.Kind {
+	case UserCaller:
+		return "user:" + c.UserID
+	case TenantKeyCaller:
+		return "key:" + c.KeyID
+	case PlatformCaller:
+		if c.KeyID != "" {
+			return "platform:" + c.KeyID
+		}
+		return "platform"
+	}
+	return "anonymous"
+}

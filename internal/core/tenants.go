@@ -1,0 +1,352 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/fast-saas/fast-saas/internal/store"
+)
+
+// Tenant is a tenant as the API shows it.
+type Tenant struct {
+	ID         string         `json:"id"`
+	Slug       string         `json:"slug"`
+	Name       string         `json:"name"`
+	Plan       string         `json:"plan"`
+	Status     string         `json:"status" enum:"active,suspended,cancelled"`
+	Settings   map[string]any `json:"settings"`
+	Metadata   map[string]any `json:"metadata"`
+	LogtoOrgID string         `json:"logto_org_id,omitempty"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+}
+
+func jsonObject(raw json.RawMessage) map[string]any {
+	m := map[string]any{}
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &m) // the store only holds JSON objects
+	}
+	return m
+}
+
+func rawObject(m map[string]any) json.RawMessage {
+	if m == nil {
+		return nil
+	}
+	b, _ := json.Marshal(m) // a decoded JSON object always re-encodes
+	return b
+}
+
+func tenantView(t store.Tenant) Tenant {
+	return Tenant{ID: t.ID, Slug: t.Slug, Name: t.Name, Plan: t.Plan, Status: string(t.Status),
+		Settings: jsonObject(t.Settings), Metadata: jsonObject(t.Metadata), LogtoOrgID: t.LogtoOrgID,
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+}
+
+type createTenantInput struct {
+	Body struct {
+		Slug        string         `json:"slug" pattern:"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$" doc:"URL-safe unique name"`
+		Name        string         `json:"name" minLength:"1" maxLength:"200"`
+		Plan        string         `json:"plan,omitempty" maxLength:"64" doc:"Plan id (default free)"`
+		Settings    map[string]any `json:"settings,omitempty"`
+		Metadata    map[string]any `json:"metadata,omitempty"`
+		OwnerUserID string         `json:"owner_user_id,omitempty" format:"uuid" doc:"Platform admins only: the user who becomes owner"`
+		LogtoOrgID  string         `json:"logto_org_id,omitempty" maxLength:"200" doc:"Platform admins only: link to a Logto organization"`
+	}
+}
+
+type listTenantsInput struct {
+	ListParams
+	Status string `query:"status" enum:"active,suspended,cancelled" doc:"Only tenants in this status"`
+	Plan   string `query:"plan" maxLength:"64" doc:"Only tenants on this plan"`
+}
+
+type tenantInput struct{ TenantPath }
+
+type updateTenantInput struct {
+	TenantPath
+	Body struct {
+		Name     *string        `json:"name,omitempty" minLength:"1" maxLength:"200"`
+		Settings map[string]any `json:"settings,omitempty"`
+		Metadata map[string]any `json:"metadata,omitempty"`
+	}
+}
+
+type changePlanInput struct {
+	TenantPath
+	Body struct {
+		Plan string `json:"plan" maxLength:"64"`
+	}
+}
+
+// Overrides are per-tenant limits and features overriding the plan; -1 = unlimited.
+type Overrides struct {
+	RateLimitPerMinute *int64          `json:"rate_limit_per_minute,omitempty" minimum:"-1"`
+	APICallsPerMonth   *int64          `json:"api_calls_per_month,omitempty" minimum:"-1"`
+	Features           map[string]bool `json:"features,omitempty"`
+}
+
+type putOverridesInput struct {
+	TenantPath
+	Body Overrides
+}
+
+// Overview is a tenant with its members, keys and usage in one answer.
+type Overview struct {
+	Tenant  Tenant       `json:"tenant"`
+	Members []Member     `json:"members"`
+	APIKeys []APIKey     `json:"api_keys"`
+	Usage   UsageSummary `json:"usage"`
+	Quota   QuotaStatus  `json:"quota"`
+}
+
+// lago payloads enqueued in the outbox (the forwarder turns them into calls).
+type lagoTenantPayload struct {
+	ExternalID string `json:"external_id"`
+	Name       string `json:"name"`
+	PlanCode   string `json:"plan_code"`
+}
+
+func (s *Service) enqueueLago(ctx context.Context, q store.Queries, t store.Tenant, kinds ...string) error {
+	if !s.Lago {
+		return nil
+	}
+	payload, _ := json.Marshal(lagoTenantPayload{ExternalID: t.ID, Name: t.Name, PlanCode: t.Plan})
+	for _, k := range kinds {
+		if _, err := q.EnqueueOutbox(ctx, store.OutboxItem{TenantID: t.ID, Kind: k, Payload: payload}); err != nil {
+			return fmt.Errorf("enqueue lago %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+func (s *Service) validPlan(plan string) error {
+	if _, ok := s.Plans.Plan(plan); !ok {
+		return Invalid("plan", fmt.Sprintf("unknown plan %q", plan))
+	}
+	return nil
+}
+
+func (s *Service) setStatus(ctx context.Context, c *Call, id string, to store.TenantStatus, action string) (*Body[Tenant], error) {
+	var out store.Tenant
+	err := s.Store.Tx(ctx, func(tx store.Tx) error {
+		t, err := tx.GetTenant(ctx, id)
+		if err != nil {
+			return storeErr(err, "tenant")
+		}
+		if t.Status == store.TenantCancelled {
+			return NotFound("tenant")
+		}
+		t.Status = to
+		if out, err = tx.UpdateTenant(ctx, t); err != nil {
+			return storeErr(err, "tenant")
+		}
+		return audit(ctx, tx, c, t.ID, action, "tenant:"+t.ID, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Body[Tenant]{Body: tenantView(out)}, nil
+}
+
+func (s *Service) tenantOps() []Operation {
+	const g = "tenants"
+	return []Operation{
+		newOp(s, Operation{ID: "createTenant", Method: http.MethodPost, Path: "/api/v1/tenants", Summary: "Create a tenant (the creator becomes its owner)", Group: g,
+			Access: Access{NoKeys: true}, Status: http.StatusCreated},
+			func(ctx context.Context, c *Call, in *createTenantInput) (*Body[Tenant], error) {
+				b := in.Body
+				if b.Plan == "" {
+					b.Plan = "free"
+				}
+				if err := s.validPlan(b.Plan); err != nil {
+					return nil, err
+				}
+				owner := ""
+				switch c.Caller.Kind {
+				case UserCaller:
+					if b.OwnerUserID != "" || b.LogtoOrgID != "" {
+						return nil, Forbidden("owner_user_id and logto_org_id are for platform admins")
+					}
+					owner = c.Caller.UserID
+				case PlatformCaller:
+					owner = b.OwnerUserID
+				}
+				var out store.Tenant
+				err := s.Store.Tx(ctx, func(tx store.Tx) error {
+					t, err := tx.CreateTenant(ctx, store.Tenant{Slug: b.Slug, Name: b.Name, Plan: b.Plan,
+						Settings: rawObject(b.Settings), Metadata: rawObject(b.Metadata), LogtoOrgID: b.LogtoOrgID}, owner)
+					if err != nil {
+						if errors.Is(err, store.ErrNotFound) {
+							return Invalid("owner_user_id", "no such user")
+						}
+						return storeErr(err, "tenant")
+					}
+					out = t
+					if err := audit(ctx, tx, c, t.ID, "tenant.create", "tenant:"+t.ID, map[string]string{"plan": t.Plan, "owner": owner}); err != nil {
+						return err
+					}
+					return s.enqueueLago(ctx, tx, t, store.OutboxKindCreateCustomer, store.OutboxKindCreateSubscription)
+				})
+				if err != nil {
+					return nil, err
+				}
+				return &Body[Tenant]{Body: tenantView(out)}, nil
+			}),
+		newOp(s, Operation{ID: "listTenants", Method: http.MethodGet, Path: "/api/v1/tenants", Summary: "List the tenants the caller can see", Group: g, Access: authenticated},
+			func(ctx context.Context, c *Call, in *listTenantsInput) (*Body[List[Tenant]], error) {
+				f := store.TenantFilter{Status: store.TenantStatus(in.Status), Plan: in.Plan}
+				switch c.Caller.Kind {
+				case UserCaller:
+					f.MemberUserID = c.Caller.UserID
+					if f.Status == store.TenantCancelled {
+						return listOf[store.Tenant](nil, "", tenantView), nil
+					}
+				case TenantKeyCaller:
+					// A key sees exactly its own tenant.
+					t, err := s.Store.GetTenant(ctx, c.Caller.TenantID)
+					if err != nil || t.Status == store.TenantCancelled || (f.Status != "" && f.Status != t.Status) || (f.Plan != "" && f.Plan != t.Plan) || !c.Caller.HasScope(ScopeRead) {
+						return listOf[store.Tenant](nil, "", tenantView), nil
+					}
+					return listOf([]store.Tenant{t}, "", tenantView), nil
+				}
+				items, next, err := s.Store.ListTenants(ctx, f, in.page())
+				if err != nil {
+					return nil, storeErr(err, "tenants")
+				}
+				return listOf(items, next, tenantView), nil
+			}),
+		newOp(s, Operation{ID: "getTenant", Method: http.MethodGet, Path: "/api/v1/tenants/{id}", Summary: "Get a tenant", Group: g, Access: tenantAccess(store.RoleViewer, ScopeRead)},
+			func(ctx context.Context, c *Call, in *tenantInput) (*Body[Tenant], error) {
+				return &Body[Tenant]{Body: tenantView(c.Tenant)}, nil
+			}),
+		newOp(s, Operation{ID: "updateTenant", Method: http.MethodPatch, Path: "/api/v1/tenants/{id}", Summary: "Update a tenant's name, settings or metadata", Group: g, Access: tenantAccess(store.RoleAdmin, ScopeWrite)},
+			func(ctx context.Context, c *Call, in *updateTenantInput) (*Body[Tenant], error) {
+				var out store.Tenant
+				err := s.Store.Tx(ctx, func(tx store.Tx) error {
+					t, err := tx.GetTenant(ctx, c.Tenant.ID)
+					if err != nil {
+						return storeErr(err, "tenant")
+					}
+					if in.Body.Name != nil {
+						t.Name = *in.Body.Name
+					}
+					if in.Body.Settings != nil {
+						t.Settings = rawObject(in.Body.Settings)
+					}
+					if in.Body.Metadata != nil {
+						t.Metadata = rawObject(in.Body.Metadata)
+					}
+					if out, err = tx.UpdateTenant(ctx, t); err != nil {
+						return storeErr(err, "tenant")
+					}
+					return audit(ctx, tx, c, t.ID, "tenant.update", "tenant:"+t.ID, nil)
+				})
+				if err != nil {
+					return nil, err
+				}
+				return &Body[Tenant]{Body: tenantView(out)}, nil
+			}),
+		newOp(s, Operation{ID: "deleteTenant", Method: http.MethodDelete, Path: "/api/v1/tenants/{id}", Summary: "Delete a tenant (soft: status cancelled, data kept)", Group: g, Access: tenantAccess(store.RoleOwner, ""), Status: http.StatusNoContent},
+			func(ctx context.Context, c *Call, in *tenantInput) (*Empty, error) {
+				if _, err := s.setStatus(ctx, c, c.Tenant.ID, store.TenantCancelled, "tenant.delete"); err != nil {
+					return nil, err
+				}
+				return &Empty{}, nil
+			}),
+		newOp(s, Operation{ID: "changeTenantPlan", Method: http.MethodPost, Path: "/api/v1/tenants/{id}/change-plan", Summary: "Change a tenant's plan (synced to Lago)", Group: g, Access: tenantAccess(store.RoleOwner, "")},
+			func(ctx context.Context, c *Call, in *changePlanInput) (*Body[Tenant], error) {
+				if err := s.validPlan(in.Body.Plan); err != nil {
+					return nil, err
+				}
+				var out store.Tenant
+				err := s.Store.Tx(ctx, func(tx store.Tx) error {
+					t, err := tx.GetTenant(ctx, c.Tenant.ID)
+					if err != nil {
+						return storeErr(err, "tenant")
+					}
+					from := t.Plan
+					t.Plan = in.Body.Plan
+					if out, err = tx.UpdateTenant(ctx, t); err != nil {
+						return storeErr(err, "tenant")
+					}
+					if err := audit(ctx, tx, c, t.ID, "tenant.change_plan", "tenant:"+t.ID, map[string]string{"from": from, "to": t.Plan}); err != nil {
+						return err
+					}
+					if from == t.Plan {
+						return nil
+					}
+					return s.enqueueLago(ctx, tx, out, store.OutboxKindChangePlan)
+				})
+				if err != nil {
+					return nil, err
+				}
+				return &Body[Tenant]{Body: tenantView(out)}, nil
+			}),
+		newOp(s, Operation{ID: "suspendTenant", Method: http.MethodPost, Path: "/api/v1/tenants/{id}/suspend", Summary: "Suspend a tenant", Group: g, Access: platformOnly},
+			func(ctx context.Context, c *Call, in *tenantInput) (*Body[Tenant], error) {
+				return s.setStatus(ctx, c, in.ID, store.TenantSuspended, "tenant.suspend")
+			}),
+		newOp(s, Operation{ID: "reactivateTenant", Method: http.MethodPost, Path: "/api/v1/tenants/{id}/reactivate", Summary: "Reactivate a suspended tenant", Group: g, Access: platformOnly},
+			func(ctx context.Context, c *Call, in *tenantInput) (*Body[Tenant], error) {
+				return s.setStatus(ctx, c, in.ID, store.TenantActive, "tenant.reactivate")
+			}),
+		newOp(s, Operation{ID: "getTenantOverrides", Method: http.MethodGet, Path: "/api/v1/tenants/{id}/overrides", Summary: "Get per-tenant plan overrides", Group: g, Access: platformOnly},
+			func(ctx context.Context, c *Call, in *tenantInput) (*Body[Overrides], error) {
+				o, err := s.Store.GetOverrides(ctx, in.ID)
+				if err != nil {
+					return nil, storeErr(err, "tenant")
+				}
+				return &Body[Overrides]{Body: Overrides(o)}, nil
+			}),
+		newOp(s, Operation{ID: "setTenantOverrides", Method: http.MethodPut, Path: "/api/v1/tenants/{id}/overrides", Summary: "Replace per-tenant plan overrides (-1 = unlimited)", Group: g, Access: platformOnly},
+			func(ctx context.Context, c *Call, in *putOverridesInput) (*Body[Overrides], error) {
+				var out store.PlanOverrides
+				err := s.Store.Tx(ctx, func(tx store.Tx) error {
+					var err error
+					if out, err = tx.SetOverrides(ctx, in.ID, store.PlanOverrides(in.Body)); err != nil {
+						return storeErr(err, "tenant")
+					}
+					return audit(ctx, tx, c, in.ID, "tenant.set_overrides", "tenant:"+in.ID, in.Body)
+				})
+				if err != nil {
+					return nil, err
+				}
+				return &Body[Overrides]{Body: Overrides(out)}, nil
+			}),
+		newOp(s, Operation{ID: "getTenantOverview", Method: http.MethodGet, Path: "/api/v1/tenants/{id}/overview", Summary: "Tenant, members, API keys and usage in one call", Group: g, Access: tenantAccess(store.RoleViewer, ScopeRead)},
+			func(ctx context.Context, c *Call, in *tenantInput) (*Body[Overview], error) {
+				ov := Overview{Tenant: tenantView(c.Tenant)}
+				members, _, err := s.Store.ListMembers(ctx, c.Tenant.ID, store.Page{Limit: store.MaxLimit})
+				if err != nil {
+					return nil, storeErr(err, "members")
+				}
+				for _, m := range members {
+					ov.Members = append(ov.Members, memberView(m))
+				}
+				ov.APIKeys = []APIKey{}
+				// Key metadata is admin material: viewers and members see the count only through stats.
+				if c.Role.Rank() >= store.RoleAdmin.Rank() || c.Caller.Kind == PlatformCaller || c.Caller.HasScope(ScopeKeysManage) {
+					keys, _, err := s.Store.ListAPIKeys(ctx, c.Tenant.ID, store.Page{Limit: store.MaxLimit})
+					if err != nil {
+						return nil, storeErr(err, "api keys")
+					}
+					for _, k := range keys {
+						ov.APIKeys = append(ov.APIKeys, keyView(k))
+					}
+				}
+				to := s.now()
+				if ov.Usage, err = s.summary(ctx, c.Tenant, to.AddDate(0, 0, -30), to); err != nil {
+					return nil, err
+				}
+				if ov.Quota, err = s.quota(ctx, c.Tenant); err != nil {
+					return nil, err
+				}
+				return &Body[Overview]{Body: ov}, nil
+			}),
+	}
+}
