@@ -317,7 +317,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 
 // validate checks one event the way Lago's batch service does: transaction_id
 // and code present, an external identifier present, a numeric timestamp
-// (default: now), properties whose values are strings or numbers.
+// (default: now). Properties are free-form, as Lago permits any hash.
 func validate(we wireEvent, now time.Time) (lago.Event, map[string][]string) {
 	fields := map[string][]string{}
 	ev := lago.Event{
@@ -342,13 +342,6 @@ func validate(we wireEvent, now time.Time) (lago.Event, map[string][]string) {
 			return ev, map[string][]string{"timestamp": {lago.CodeInvalidFormat}}
 		}
 		ev.Timestamp = ts
-	}
-	for k, v := range we.Properties {
-		switch v.(type) {
-		case string, float64:
-		default:
-			fields["properties"] = append(fields["properties"], "value_is_invalid:"+k)
-		}
 	}
 	return ev, fields
 }

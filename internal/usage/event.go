@@ -1,0 +1,111 @@
+package usage
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fast-saas/fast-saas/internal/store"
+	"github.com/fast-saas/fast-saas/middleware/metering"
+)
+
+// Errors returned by the recorders. Match with errors.Is.
+var (
+	// ErrInvalidEvent: the event lacks an id, tenant or metric, has a negative
+	// quantity, or properties that do not marshal to a JSON object.
+	ErrInvalidEvent = errors.New("invalid usage event")
+	// ErrClosed: the recorder was closed.
+	ErrClosed = errors.New("usage recorder closed")
+	// ErrBufferFull: the in-process buffer stayed full until ctx ended.
+	ErrBufferFull = errors.New("usage buffer full")
+	// ErrUnavailable: the durable buffer (Redis) could not be written.
+	ErrUnavailable = errors.New("usage buffer unavailable")
+)
+
+// validate checks what every hop downstream relies on. now fills a zero
+// OccurredAt (the middleware always sets it; other callers may not).
+func validate(e *metering.Event, now func() time.Time) error {
+	switch {
+	case e.ID == "":
+		return fmt.Errorf("%w: id is required", ErrInvalidEvent)
+	case e.TenantID == "":
+		return fmt.Errorf("%w: tenant id is required", ErrInvalidEvent)
+	case e.Metric == "":
+		return fmt.Errorf("%w: metric is required", ErrInvalidEvent)
+	case e.Quantity < 0:
+		return fmt.Errorf("%w: quantity %d is negative", ErrInvalidEvent, e.Quantity)
+	}
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = now()
+	}
+	e.OccurredAt = e.OccurredAt.UTC()
+	return nil
+}
+
+// toStore converts a metering event to the store's row. The event id becomes
+// the transaction id, the idempotency key at every hop (store, Lago).
+func toStore(e metering.Event) (store.UsageEvent, error) {
+	props := json.RawMessage(`{}`)
+	if len(e.Properties) > 0 {
+		b, err := json.Marshal(e.Properties)
+		if err != nil {
+			return store.UsageEvent{}, fmt.Errorf("%w: properties: %v", ErrInvalidEvent, err)
+		}
+		props = b
+	}
+	return store.UsageEvent{
+		TenantID:      e.TenantID,
+		Metric:        e.Metric,
+		Quantity:      float64(e.Quantity),
+		Properties:    props,
+		TransactionID: e.ID,
+		OccurredAt:    e.OccurredAt.UTC(),
+	}, nil
+}
+
+// wireEvent is the JSON form of an event inside a Redis Stream entry. Short
+// keys: the stream holds every event until it is stored.
+type wireEvent struct {
+	ID         string          `json:"i"`
+	TenantID   string          `json:"t"`
+	Metric     string          `json:"m"`
+	Quantity   int64           `json:"q"`
+	Properties json.RawMessage `json:"p,omitempty"`
+	OccurredAt int64           `json:"o"` // Unix microseconds
+}
+
+func encodeWire(e metering.Event) ([]byte, error) {
+	w := wireEvent{ID: e.ID, TenantID: e.TenantID, Metric: e.Metric, Quantity: e.Quantity, OccurredAt: e.OccurredAt.UnixMicro()}
+	if len(e.Properties) > 0 {
+		p, err := json.Marshal(e.Properties)
+		if err != nil {
+			return nil, fmt.Errorf("%w: properties: %v", ErrInvalidEvent, err)
+		}
+		w.Properties = p
+	}
+	return json.Marshal(w)
+}
+
+// decodeWire turns a stream entry back into a store row.
+func decodeWire(b []byte) (store.UsageEvent, error) {
+	var w wireEvent
+	if err := json.Unmarshal(b, &w); err != nil {
+		return store.UsageEvent{}, fmt.Errorf("%w: decode: %v", ErrInvalidEvent, err)
+	}
+	if w.ID == "" || w.TenantID == "" || w.Metric == "" || w.Quantity < 0 {
+		return store.UsageEvent{}, fmt.Errorf("%w: incomplete entry", ErrInvalidEvent)
+	}
+	props := w.Properties
+	if len(props) == 0 {
+		props = json.RawMessage(`{}`)
+	}
+	return store.UsageEvent{
+		TenantID:      w.TenantID,
+		Metric:        w.Metric,
+		Quantity:      float64(w.Quantity),
+		Properties:    props,
+		TransactionID: w.ID,
+		OccurredAt:    time.UnixMicro(w.OccurredAt).UTC(),
+	}, nil
+}

@@ -1,0 +1,419 @@
+package usage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fast-saas/fast-saas/internal/store"
+	"github.com/fast-saas/fast-saas/middleware/metering"
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults of the Redis pipeline.
+const (
+	DefaultStream = "usage:events"  // appended to the key prefix
+	DefaultDead   = "usage:dead"    // entries the store refuses for good
+	DefaultGroup  = "usage-writers" // the consumer group
+	fieldEvent    = "e"
+)
+
+// RedisOptions name the stream. Client is required.
+type RedisOptions struct {
+	Client redis.UniversalClient
+	// Prefix is put before every key ("fastsaas:"; tests use testenv's prefix).
+	Prefix string
+	// Stream is the stream key after Prefix; "" = DefaultStream.
+	Stream string
+	// Timeout bounds one Record/RecordBatch so a dead Redis fails fast; 0 = 500ms.
+	Timeout time.Duration
+	Metrics *Metrics
+	Now     func() time.Time
+}
+
+// RedisRecorder is the production metering.Recorder: Record returns after
+// XADD has appended the event to the stream (Redis with AOF is the durable
+// write an API 202 stands on). The stream is never trimmed here: entries go
+// away only when a Consumer has stored and acknowledged them.
+type RedisRecorder struct {
+	client  redis.UniversalClient
+	key     string
+	timeout time.Duration
+	metrics *Metrics
+	now     func() time.Time
+}
+
+var _ metering.Recorder = (*RedisRecorder)(nil)
+
+// NewRedisRecorder returns a recorder writing to opts' stream.
+func NewRedisRecorder(opts RedisOptions) (*RedisRecorder, error) {
+	if opts.Client == nil {
+		return nil, errors.New("usage: redis recorder needs a Client")
+	}
+	r := &RedisRecorder{
+		client:  opts.Client,
+		key:     opts.Prefix + orDefault(opts.Stream, DefaultStream),
+		timeout: opts.Timeout,
+		metrics: orNop(opts.Metrics),
+		now:     opts.Now,
+	}
+	if r.timeout <= 0 {
+		r.timeout = 500 * time.Millisecond
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	return r, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// Record appends one event to the stream. A Redis that does not answer
+// within the timeout gives an error wrapping ErrUnavailable.
+func (r *RedisRecorder) Record(ctx context.Context, e metering.Event) error {
+	return r.RecordBatch(ctx, []metering.Event{e})
+}
+
+// RecordBatch appends events with one pipelined round trip. On error some
+// events may have been appended; recording them again is safe (idempotent by
+// event id downstream).
+func (r *RedisRecorder) RecordBatch(ctx context.Context, events []metering.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	payloads := make([][]byte, len(events))
+	for i := range events {
+		e := events[i]
+		if err := validate(&e, r.now); err != nil {
+			r.metrics.Events.WithLabelValues(OutcomeRejected).Inc()
+			return fmt.Errorf("event %d: %w", i, err)
+		}
+		b, err := encodeWire(e)
+		if err != nil {
+			r.metrics.Events.WithLabelValues(OutcomeRejected).Inc()
+			return fmt.Errorf("event %d: %w", i, err)
+		}
+		payloads[i] = b
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	var err error
+	if len(payloads) == 1 {
+		err = r.client.XAdd(ctx, &redis.XAddArgs{Stream: r.key, Values: []any{fieldEvent, payloads[0]}}).Err()
+	} else {
+		_, err = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, b := range payloads {
+				p.XAdd(ctx, &redis.XAddArgs{Stream: r.key, Values: []any{fieldEvent, b}})
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("%w: xadd %s: %w", ErrUnavailable, r.key, err)
+	}
+	return nil
+}
+
+// ConsumerOptions configure a Consumer. Client and Writer are required.
+type ConsumerOptions struct {
+	Client redis.UniversalClient
+	Prefix string
+	Stream string // "" = DefaultStream
+	Group  string // "" = DefaultGroup
+	// DeadStream receives entries the store refuses for good (unknown
+	// tenant, undecodable) so nothing vanishes; "" = DefaultDead.
+	DeadStream string
+	// Name identifies this consumer in the group; "" = host-pid-random.
+	// Reusing the name of a crashed consumer makes it re-read its own
+	// pending entries at once instead of waiting for ClaimIdle.
+	Name   string
+	Writer BatchWriter
+	// BatchSize is the most entries read and stored at once; 0 = 500.
+	BatchSize int
+	// Block is how long XREADGROUP waits for new entries; 0 = 50ms.
+	Block time.Duration
+	// ClaimIdle is how long an entry stays pending (read, not acked) before
+	// another consumer takes it over; 0 = 30s. Longer than any store write.
+	ClaimIdle time.Duration
+	// WriteTimeout bounds one store write; 0 = 10s.
+	WriteTimeout time.Duration
+	Backoff      Backoff
+	Metrics      *Metrics
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// Consumer moves events from the stream to the store.
+type Consumer struct {
+	opts      ConsumerOptions
+	key, dead string
+	metrics   *Metrics
+	log       *slog.Logger
+	now       func() time.Time
+
+	claimCursor string
+	lastClaim   time.Time
+	failures    int
+
+	// afterWrite runs between the store write and XACK; tests make it fail
+	// to simulate a crash there.
+	afterWrite func() error
+}
+
+// NewConsumer creates the consumer group if needed (reading the stream from
+// its start, so events appended before any consumer existed are kept).
+func NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
+	if opts.Client == nil || opts.Writer == nil {
+		return nil, errors.New("usage: consumer needs a Client and a Writer")
+	}
+	opts.Stream = orDefault(opts.Stream, DefaultStream)
+	opts.Group = orDefault(opts.Group, DefaultGroup)
+	opts.DeadStream = orDefault(opts.DeadStream, DefaultDead)
+	if opts.Name == "" {
+		host, _ := os.Hostname()
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		opts.Name = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 500
+	}
+	if opts.Block <= 0 {
+		opts.Block = 50 * time.Millisecond
+	}
+	if opts.ClaimIdle <= 0 {
+		opts.ClaimIdle = 30 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	c := &Consumer{
+		opts:        opts,
+		key:         opts.Prefix + opts.Stream,
+		dead:        opts.Prefix + opts.DeadStream,
+		metrics:     orNop(opts.Metrics),
+		log:         opts.Logger,
+		now:         opts.Now,
+		claimCursor: "0-0",
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	err := opts.Client.XGroupCreateMkStream(ctx, c.key, opts.Group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return nil, fmt.Errorf("usage: create consumer group %s on %s: %w", opts.Group, c.key, err)
+	}
+	return c, nil
+}
+
+// Name returns the consumer's name in the group.
+func (c *Consumer) Name() string { return c.opts.Name }
+
+// Run processes batches until ctx ends. Errors (Redis or store down) are
+// logged and retried with backoff; Run returns nil when ctx is cancelled.
+func (c *Consumer) Run(ctx context.Context) error {
+	// First our own pending entries, left by a previous run with this name.
+	for ctx.Err() == nil {
+		n, err := c.process(ctx, "0")
+		if err != nil || n == 0 {
+			break
+		}
+	}
+	for ctx.Err() == nil {
+		if _, err := c.ProcessOnce(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			d := c.opts.Backoff.Delay(c.failures)
+			c.failures++
+			c.log.Warn("usage consumer: batch failed; retrying", "consumer", c.opts.Name, "retry_in", d, "err", err)
+			sleep(ctx, d)
+			continue
+		}
+		c.failures = 0
+	}
+	return nil
+}
+
+// ProcessOnce takes over entries idle longer than ClaimIdle (at most every
+// ClaimIdle/2), then reads new entries, stores them and acknowledges them.
+// It returns how many entries it handled.
+func (c *Consumer) ProcessOnce(ctx context.Context) (int, error) {
+	total := 0
+	if now := c.now(); now.Sub(c.lastClaim) >= c.opts.ClaimIdle/2 {
+		n, err := c.reclaim(ctx)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		c.lastClaim = now
+	}
+	n, err := c.process(ctx, ">")
+	return total + n, err
+}
+
+// reclaim walks the pending list with XAUTOCLAIM and handles what it takes over.
+func (c *Consumer) reclaim(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		msgs, next, err := c.opts.Client.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: c.key, Group: c.opts.Group, Consumer: c.opts.Name,
+			MinIdle: c.opts.ClaimIdle, Start: c.claimCursor, Count: int64(c.opts.BatchSize),
+		}).Result()
+		if err != nil {
+			return total, fmt.Errorf("xautoclaim %s: %w", c.key, err)
+		}
+		if len(msgs) > 0 {
+			c.log.Info("usage consumer: took over pending entries of a dead consumer", "consumer", c.opts.Name, "entries", len(msgs))
+			if err := c.handle(ctx, msgs); err != nil {
+				return total, err
+			}
+			total += len(msgs)
+		}
+		c.claimCursor = next
+		if next == "0-0" || next == "" {
+			c.claimCursor = "0-0"
+			return total, nil
+		}
+	}
+}
+
+// process reads one batch: id ">" = new entries, "0" = our own pending ones.
+func (c *Consumer) process(ctx context.Context, id string) (int, error) {
+	block := c.opts.Block
+	if id != ">" {
+		block = -1 // no BLOCK argument: pending entries are there or not
+	}
+	streams, err := c.opts.Client.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: c.opts.Group, Consumer: c.opts.Name, Streams: []string{c.key, id},
+		Count: int64(c.opts.BatchSize), Block: block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		c.metrics.Lag.WithLabelValues(StageBuffer).Set(0)
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("xreadgroup %s: %w", c.key, err)
+	}
+	if len(streams) == 0 || len(streams[0].Messages) == 0 {
+		c.metrics.Lag.WithLabelValues(StageBuffer).Set(0)
+		return 0, nil
+	}
+	msgs := streams[0].Messages
+	return len(msgs), c.handle(ctx, msgs)
+}
+
+// handle stores a batch of entries, dead-letters the ones the store refuses
+// for good, and acknowledges (and deletes) all of them — only after the write.
+func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) error {
+	now := c.now()
+	if ms, ok := entryMillis(msgs[0].ID); ok {
+		c.metrics.Lag.WithLabelValues(StageBuffer).Set(now.Sub(time.UnixMilli(ms)).Seconds())
+	}
+	rows := make([]store.UsageEvent, 0, len(msgs))
+	rowIDs := make([]string, 0, len(msgs))
+	var dead []deadEntry
+	for _, m := range msgs {
+		raw, _ := m.Values[fieldEvent].(string)
+		row, err := decodeWire([]byte(raw))
+		if err != nil {
+			dead = append(dead, deadEntry{id: m.ID, raw: raw, reason: err.Error()})
+			continue
+		}
+		rows = append(rows, row)
+		rowIDs = append(rowIDs, m.ID)
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.opts.WriteTimeout)
+	res, err := writeBatch(wctx, c.opts.Writer, rows)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("store %d events: %w", len(rows), err)
+	}
+	for _, r := range res.rejected {
+		raw, _ := msgs[indexOf(msgs, rowIDs[r.index])].Values[fieldEvent].(string)
+		dead = append(dead, deadEntry{id: rowIDs[r.index], raw: raw, reason: r.err.Error()})
+	}
+	count(c.metrics, res)
+	c.metrics.Events.WithLabelValues(OutcomeRejected).Add(float64(len(dead) - len(res.rejected)))
+	if len(rows) > 0 {
+		oldest := rows[0].OccurredAt
+		for _, r := range rows[1:] {
+			if r.OccurredAt.Before(oldest) {
+				oldest = r.OccurredAt
+			}
+		}
+		c.metrics.Lag.WithLabelValues(StageStore).Set(c.now().Sub(oldest).Seconds())
+	}
+	if c.afterWrite != nil {
+		if err := c.afterWrite(); err != nil {
+			return err
+		}
+	}
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	_, err = c.opts.Client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, d := range dead {
+			p.XAdd(ctx, &redis.XAddArgs{Stream: c.dead, Values: []any{fieldEvent, d.raw, "reason", d.reason, "id", d.id}})
+		}
+		p.XAck(ctx, c.key, c.opts.Group, ids...)
+		p.XDel(ctx, c.key, ids...)
+		return nil
+	})
+	if err != nil {
+		// Stored but not acknowledged: the entries stay pending and are
+		// stored again later, as duplicates. Nothing is lost.
+		return fmt.Errorf("xack %d entries: %w", len(ids), err)
+	}
+	for _, d := range dead {
+		c.log.Warn("usage event dead-lettered", "stream", c.dead, "entry", d.id, "reason", d.reason)
+	}
+	return nil
+}
+
+type deadEntry struct{ id, raw, reason string }
+
+func indexOf(msgs []redis.XMessage, id string) int {
+	for i, m := range msgs {
+		if m.ID == id {
+			return i
+		}
+	}
+	return 0
+}
+
+// entryMillis extracts the creation time (ms) from a stream entry id "ms-seq".
+func entryMillis(id string) (int64, bool) {
+	msPart, _, ok := strings.Cut(id, "-")
+	if !ok {
+		return 0, false
+	}
+	ms, err := strconv.ParseInt(msPart, 10, 64)
+	return ms, err == nil
+}
+
+// Backlog returns how many entries the stream holds (stored entries are
+// deleted, so this is what is still to be stored) — for readiness/metrics.
+func Backlog(ctx context.Context, client redis.UniversalClient, prefix, stream string) (int64, error) {
+	n, err := client.XLen(ctx, prefix+orDefault(stream, DefaultStream)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("usage: stream backlog: %w", err)
+	}
+	return n, nil
+}

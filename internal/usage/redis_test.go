@@ -1,0 +1,263 @@
+package usage
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fast-saas/fast-saas/internal/store"
+	"github.com/fast-saas/fast-saas/internal/testenv"
+	"github.com/redis/go-redis/v9"
+)
+
+func newPipeline(t *testing.T, st BatchWriter, name string, mutate func(*ConsumerOptions)) (*redis.Client, string, *RedisRecorder, *Consumer) {
+	t.Helper()
+	client, prefix := testenv.Redis(t)
+	rec, err := NewRedisRecorder(RedisOptions{Client: client, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := ConsumerOptions{Client: client, Prefix: prefix, Name: name, Writer: st, BatchSize: 100, Backoff: fastBackoff()}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	c, err := NewConsumer(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, prefix, rec, c
+}
+
+// drain runs ProcessOnce until a call handles nothing.
+func drain(t *testing.T, c *Consumer) {
+	t.Helper()
+	for i := 0; ; i++ {
+		n, err := c.ProcessOnce(context.Background())
+		if err != nil {
+			t.Fatalf("ProcessOnce: %v", err)
+		}
+		if n == 0 {
+			return
+		}
+		if i > 10_000 {
+			t.Fatal("consumer never ran out of entries")
+		}
+	}
+}
+
+func assertStreamEmpty(t *testing.T, client *redis.Client, prefix string) {
+	t.Helper()
+	ctx := context.Background()
+	if n, err := Backlog(ctx, client, prefix, ""); err != nil || n != 0 {
+		t.Errorf("stream length = %d, %v; want 0 (every entry acked and deleted)", n, err)
+	}
+	p, err := client.XPending(ctx, prefix+DefaultStream, DefaultGroup).Result()
+	if err != nil || p.Count != 0 {
+		t.Errorf("pending entries = %+v, %v; want none", p, err)
+	}
+}
+
+func TestRedisPipelineStoresEachEventOnce(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	client, prefix, rec, c := newPipeline(t, st, "solo", nil)
+	evs, ids := testEvents(t, "t1", 450)
+	ctx := context.Background()
+	for _, e := range evs[:50] {
+		if err := rec.Record(ctx, e); err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+	}
+	if err := rec.RecordBatch(ctx, evs[50:]); err != nil {
+		t.Fatalf("RecordBatch: %v", err)
+	}
+	if err := rec.RecordBatch(ctx, evs[:10]); err != nil { // re-sent by a retrying client
+		t.Fatalf("RecordBatch again: %v", err)
+	}
+	drain(t, c)
+	if err := st.exactlyOnce("t1", ids); err != nil {
+		t.Error(err)
+	}
+	assertStreamEmpty(t, client, prefix)
+	// Round trip keeps every field.
+	got := st.rows["t1/"+evs[7].ID]
+	if got.Metric != "api_calls" || got.Quantity != 1 || !got.OccurredAt.Equal(evs[7].OccurredAt) || string(got.Properties) != `{"route":"/x"}` {
+		t.Errorf("stored %+v, want the fields of %+v", got, evs[7])
+	}
+}
+
+// TestRedisConsumerCrashBeforeAck: consumer A reads a batch, writes it to the
+// store and dies before XACK. Consumer B takes the entries over after the
+// idle time and writes them again: the store keeps each event once.
+func TestRedisConsumerCrashBeforeAck(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	errCrash := errors.New("simulated crash")
+	client, prefix, rec, a := newPipeline(t, st, "a", nil)
+	a.afterWrite = func() error { return errCrash }
+	evs, ids := testEvents(t, "t1", 250)
+	if err := rec.RecordBatch(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ProcessOnce(context.Background()); !errors.Is(err, errCrash) {
+		t.Fatalf("ProcessOnce(a) = %v, want the crash", err)
+	}
+	if got := st.count(); got != 100 {
+		t.Fatalf("store holds %d events after A's batch, want 100", got)
+	}
+	// A is gone. B joins with a short idle threshold.
+	b, err := NewConsumer(context.Background(), ConsumerOptions{Client: client, Prefix: prefix, Name: "b", Writer: st,
+		BatchSize: 100, ClaimIdle: 5 * time.Millisecond, Backoff: fastBackoff()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // let A's entries become idle
+	drain(t, b)
+	// A's batch may still be younger than the idle time on a slow machine:
+	// reclaim again until nothing is pending.
+	for i := 0; i < 100; i++ {
+		p, err := client.XPending(context.Background(), prefix+DefaultStream, DefaultGroup).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Count == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+		b.lastClaim = time.Time{}
+		drain(t, b)
+	}
+	if err := st.exactlyOnce("t1", ids); err != nil {
+		t.Error(err)
+	}
+	assertStreamEmpty(t, client, prefix)
+}
+
+// partialWriter stores the first half of the first batch it sees, then fails
+// — a consumer killed in the middle of the store write.
+type partialWriter struct {
+	*memStore
+	once sync.Once
+}
+
+func (p *partialWriter) InsertUsageBatch(ctx context.Context, events []store.UsageEvent) (int, int, error) {
+	crashed := false
+	p.once.Do(func() {
+		_, _, _ = p.memStore.InsertUsageBatch(ctx, events[:len(events)/2])
+		crashed = true
+	})
+	if crashed {
+		return 0, 0, errTransient
+	}
+	return p.memStore.InsertUsageBatch(ctx, events)
+}
+
+func TestRedisConsumerCrashMidInsert(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	pw := &partialWriter{memStore: st}
+	client, prefix, rec, a := newPipeline(t, pw, "a", nil)
+	evs, ids := testEvents(t, "t1", 300)
+	if err := rec.RecordBatch(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ProcessOnce(context.Background()); err == nil {
+		t.Fatal("ProcessOnce with a failing write = nil, want an error")
+	}
+	// Restarted under the same name, the consumer re-reads its own pending
+	// entries first (Run does that), then the rest.
+	a2, err := NewConsumer(context.Background(), ConsumerOptions{Client: client, Prefix: prefix, Name: "a", Writer: pw, BatchSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a2.process(context.Background(), "0"); err != nil {
+		t.Fatalf("re-read own pending: %v", err)
+	}
+	drain(t, a2)
+	if err := st.exactlyOnce("t1", ids); err != nil {
+		t.Error(err)
+	}
+	assertStreamEmpty(t, client, prefix)
+}
+
+func TestRedisConsumerDeadLettersRejectedEvents(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	st.tenants = map[string]bool{"good": true}
+	m, _ := NewMetrics(nil)
+	client, prefix, rec, c := newPipeline(t, st, "solo", func(o *ConsumerOptions) { o.Metrics = m })
+	good, ids := testEvents(t, "good", 90)
+	bad, _ := testEvents(t, "gone", 2)
+	ctx := context.Background()
+	if err := rec.RecordBatch(ctx, append(append(good[:45:45], bad...), good[45:]...)); err != nil {
+		t.Fatal(err)
+	}
+	// And one entry that is not an event at all.
+	if err := client.XAdd(ctx, &redis.XAddArgs{Stream: prefix + DefaultStream, Values: []any{"e", "{not json"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, c)
+	if err := st.exactlyOnce("good", ids); err != nil {
+		t.Error(err)
+	}
+	assertStreamEmpty(t, client, prefix)
+	if n, err := client.XLen(ctx, prefix+DefaultDead).Result(); err != nil || n != 3 {
+		t.Errorf("dead-letter stream length = %d, %v; want 3", n, err)
+	}
+	if got := value(m.Events.WithLabelValues(OutcomeRejected)); got != 3 {
+		t.Errorf("rejected = %v, want 3", got)
+	}
+}
+
+func TestRedisConsumersShareWork(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	client, prefix, rec, first := newPipeline(t, st, "c0", nil)
+	evs, ids := testEvents(t, "t1", 3000)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	consumers := []*Consumer{first}
+	for _, name := range []string{"c1", "c2"} {
+		c, err := NewConsumer(ctx, ConsumerOptions{Client: client, Prefix: prefix, Name: name, Writer: st, BatchSize: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		consumers = append(consumers, c)
+	}
+	for _, c := range consumers {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = c.Run(ctx) }()
+	}
+	for i := 0; i < len(evs); i += 500 {
+		if err := rec.RecordBatch(context.Background(), evs[i:i+500]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for st.count() < len(evs) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if err := st.exactlyOnce("t1", ids); err != nil {
+		t.Error(err)
+	}
+	assertStreamEmpty(t, client, prefix)
+}
+
+func TestRedisRecorderFailsFastWhenRedisIsDown(t *testing.T) {
+	t.Parallel()
+	testenv.RedisURL(t) // same gating as the other Redis tests
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer client.Close()
+	rec, err := NewRedisRecorder(RedisOptions{Client: client, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := testEvents(t, "t1", 1)
+	if err := rec.Record(context.Background(), evs[0]); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Record with Redis down = %v, want ErrUnavailable", err)
+	}
+}
