@@ -58,6 +58,7 @@ func storeErr(err error, what string) error {
 		field := ""
 		if i := strings.Index(msg, "invalid: "); i >= 0 {
 			msg = msg[i+len("invalid: "):]
+			field = msg
 			if j := strings.IndexAny(msg, " :"); j > 0 {
 				field = msg[:j]
 			}
