@@ -237,3 +237,17 @@ func layersOf(mods []catalog.Module) []string {
 func SplitModuleList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 }
+
+// Compose file names, relative to the project directory.
+const (
+	ComposeFile      = "docker-compose.yml"
+	ComposeLocalFile = "docker-compose.local.yml"
+)
+
+// ComposeFiles returns the compose files to pass with -f, in order.
+func (p *Project) ComposeFiles() []string {
+	if p.Manifest.Options.Local {
+		return []string{ComposeFile, ComposeLocalFile}
+	}
+	return []string{ComposeFile}
+}

@@ -140,60 +140,52 @@ func (p *Project) Resolve() (catalog.Resolution, error) {
 	return p.Catalog.Resolve(p.Manifest.Modules)
 }
 
-// Add selects more modules (and, through resolution, their dependencies)
-// and regenerates. Ids already selected are accepted and change nothing.
-func (p *Project) Add(ids []string) (Result, error) {
+// Plan is what Add or Remove would change, computed without writing.
+type Plan struct {
+	Chosen  []string // the manifest's module list afterwards
+	Added   []string // ids entering the resolved selection
+	Removed []string // ids leaving the resolved selection
+}
+
+// PlanAdd validates ids and returns what Add(ids) would do. Ids already
+// selected are accepted and change nothing.
+func (p *Project) PlanAdd(ids []string) (Plan, error) {
 	if len(ids) == 0 {
-		return Result{}, errors.New("add: no module given")
-	}
-	before, err := p.Resolve()
-	if err != nil {
-		return Result{}, fmt.Errorf("add: %w", err)
+		return Plan{}, errors.New("no module given")
 	}
 	chosen := slices.Clone(p.Manifest.Modules)
 	for _, id := range ids {
 		if _, ok := p.Catalog.Lookup(id); !ok {
-			return Result{}, fmt.Errorf("add: %w", &catalog.UnknownModuleError{Name: id, Suggestion: p.Catalog.Closest(id)})
+			return Plan{}, &catalog.UnknownModuleError{Name: id, Suggestion: p.Catalog.Closest(id)}
 		}
 		if !slices.Contains(chosen, id) {
 			chosen = append(chosen, id)
 		}
 	}
-	old := p.Manifest.Modules
-	p.Manifest.Modules = p.catalogOrder(chosen)
-	res, err := p.Regenerate()
-	if err != nil {
-		p.Manifest.Modules = old
-		return Result{}, fmt.Errorf("add: %w", err)
-	}
-	// Report as added only what this operation brought in.
-	prev := before.IDs()
-	res.Added = slices.DeleteFunc(res.Added, func(id string) bool { return slices.Contains(prev, id) })
-	return res, nil
+	return p.plan(p.catalogOrder(chosen))
 }
 
-// Remove deselects modules and regenerates. A module that another selected
-// module needs is refused with ErrHasDependents naming them, unless cascade
-// is set, in which case the dependents are removed too. Dependencies that
-// were only added for the removed modules drop out of the selection.
-// Secrets of removed modules stay in .env, so re-adding a module later finds
-// its data volume's passwords unchanged.
-func (p *Project) Remove(ids []string, cascade bool) (Result, error) {
+// PlanRemove validates ids and returns what Remove(ids, cascade) would do.
+// A module that another selected module needs is refused with
+// ErrHasDependents naming them, unless cascade is set, in which case the
+// dependents are removed too. Dependencies that were only added for the
+// removed modules drop out of the selection.
+func (p *Project) PlanRemove(ids []string, cascade bool) (Plan, error) {
 	if len(ids) == 0 {
-		return Result{}, errors.New("remove: no module given")
+		return Plan{}, errors.New("no module given")
 	}
 	before, err := p.Resolve()
 	if err != nil {
-		return Result{}, fmt.Errorf("remove: %w", err)
+		return Plan{}, err
 	}
 	selected := before.IDs()
 	drop := make(map[string]bool)
 	for _, id := range ids {
 		if _, ok := p.Catalog.Lookup(id); !ok {
-			return Result{}, fmt.Errorf("remove: %w", &catalog.UnknownModuleError{Name: id, Suggestion: p.Catalog.Closest(id)})
+			return Plan{}, &catalog.UnknownModuleError{Name: id, Suggestion: p.Catalog.Closest(id)}
 		}
 		if !slices.Contains(selected, id) {
-			return Result{}, fmt.Errorf("remove %s: %w", id, ErrNotSelected)
+			return Plan{}, fmt.Errorf("%s: %w", id, ErrNotSelected)
 		}
 		drop[id] = true
 	}
@@ -208,7 +200,7 @@ func (p *Project) Remove(ids []string, cascade bool) (Result, error) {
 			continue
 		}
 		if !cascade {
-			return Result{}, fmt.Errorf("remove %s: %w: %s (remove them too, or use --cascade)", id, ErrHasDependents, strings.Join(blocking, ", "))
+			return Plan{}, fmt.Errorf("cannot remove %s: %w: %s (remove them too, or use --cascade)", id, ErrHasDependents, strings.Join(blocking, ", "))
 		}
 		for _, d := range blocking {
 			drop[d] = true
@@ -216,25 +208,75 @@ func (p *Project) Remove(ids []string, cascade bool) (Result, error) {
 	}
 	chosen := slices.DeleteFunc(slices.Clone(p.Manifest.Modules), func(id string) bool { return drop[id] })
 	if len(chosen) == 0 {
-		return Result{}, errors.New("remove: that would leave no module selected")
+		return Plan{}, errors.New("that would leave no module selected")
 	}
+	return p.plan(chosen)
+}
+
+func (p *Project) plan(chosen []string) (Plan, error) {
+	before, err := p.Resolve()
+	if err != nil {
+		return Plan{}, err
+	}
+	after, err := p.Catalog.Resolve(chosen)
+	if err != nil {
+		return Plan{}, err
+	}
+	pl := Plan{Chosen: chosen}
+	b, a := before.IDs(), after.IDs()
+	for _, id := range a {
+		if !slices.Contains(b, id) {
+			pl.Added = append(pl.Added, id)
+		}
+	}
+	for _, id := range b {
+		if !slices.Contains(a, id) {
+			pl.Removed = append(pl.Removed, id)
+		}
+	}
+	return pl, nil
+}
+
+// Add selects more modules (and, through resolution, their dependencies)
+// and regenerates. Result.Added lists the dependencies this brought in.
+func (p *Project) Add(ids []string) (Result, error) {
+	pl, err := p.PlanAdd(ids)
+	if err != nil {
+		return Result{}, fmt.Errorf("add: %w", err)
+	}
+	res, err := p.apply(pl)
+	if err != nil {
+		return Result{}, fmt.Errorf("add: %w", err)
+	}
+	res.Added = slices.DeleteFunc(pl.Added, func(id string) bool { return slices.Contains(ids, id) })
+	return res, nil
+}
+
+// Remove deselects modules (see PlanRemove) and regenerates. Secrets of
+// removed modules stay in .env, so re-adding a module later finds its data
+// volume's passwords unchanged.
+func (p *Project) Remove(ids []string, cascade bool) (Result, error) {
+	pl, err := p.PlanRemove(ids, cascade)
+	if err != nil {
+		return Result{}, fmt.Errorf("remove: %w", err)
+	}
+	res, err := p.apply(pl)
+	if err != nil {
+		return Result{}, fmt.Errorf("remove: %w", err)
+	}
+	res.Added = nil
+	return res, nil
+}
+
+func (p *Project) apply(pl Plan) (Result, error) {
 	old := p.Manifest.Modules
-	p.Manifest.Modules = chosen
+	p.Manifest.Modules = pl.Chosen
 	res, err := p.Regenerate()
 	if err != nil {
 		p.Manifest.Modules = old
-		return Result{}, fmt.Errorf("remove: %w", err)
+		return Result{}, err
 	}
-	after := make(map[string]bool)
-	for _, m := range res.Modules {
-		after[m.ID] = true
-	}
-	res.Added = nil
-	for _, id := range selected {
-		if !after[id] {
-			res.Removed = append(res.Removed, id)
-		}
-	}
+	res.Removed = pl.Removed
 	return res, nil
 }
 

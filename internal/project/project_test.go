@@ -417,3 +417,63 @@ func TestInitRandomnessFailure(t *testing.T) {
 		t.Fatalf("Init with failing randomness: error = %v", err)
 	}
 }
+
+func TestCheckEnv(t *testing.T) {
+	t.Parallel()
+	cat, err := catalog.New([]catalog.Module{{
+		ID: "app", Layer: catalog.Core,
+		Secrets: []catalog.Secret{
+			{Key: "HEX", Format: catalog.FormatHex, Bytes: 16},
+			{Key: "PW", Format: catalog.FormatAlnum, Bytes: 20},
+			{Key: "PW_HASH", Format: catalog.FormatBcrypt, DerivedFrom: "PW"},
+		},
+		Settings: []catalog.Setting{{Key: "API_KEY", Required: true, Description: "your provider key"}, {Key: "MODE", Default: "x"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := Init(t.TempDir(), cat, InitOptions{Domain: "localhost", Modules: []string{"app"}, Generate: fakeGenerator{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, err := p.CheckEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) != 1 || problems[0].Key != "API_KEY" || !strings.Contains(problems[0].Problem, "your provider key") {
+		t.Fatalf("fresh project problems = %+v, want only the empty required API_KEY", problems)
+	}
+
+	f, _ := p.ReadEnv()
+	for k, v := range map[string]string{"API_KEY": "sk-123", "HEX": "changeme", "PW": "short1", ComposeProfilesKey: "ai"} {
+		if err := f.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Drop MODE by rewriting the file without it.
+	var kept strings.Builder
+	for _, line := range strings.SplitAfter(string(f.Bytes()), "\n") {
+		if !strings.HasPrefix(line, "MODE=") {
+			kept.WriteString(line)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(p.Dir, EnvFileName), []byte(kept.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	problems, err = p.CheckEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, pr := range problems {
+		got[pr.Key] = pr.Problem
+	}
+	for key, sub := range map[string]string{"HEX": "placeholder", "PW": "weak", "PW_HASH": "does not match PW", "MODE": "missing", ComposeProfilesKey: `want "core"`} {
+		if !strings.Contains(got[key], sub) {
+			t.Errorf("problem for %s = %q, want one containing %q", key, got[key], sub)
+		}
+	}
+	if len(got) != 5 {
+		t.Errorf("problems = %+v, want exactly 5", problems)
+	}
+}
