@@ -1,0 +1,250 @@
+// Package sqlite is the embedded store backend: one SQLite file (pure Go,
+// modernc.org/sqlite) in WAL mode with a busy timeout and foreign keys on.
+//
+// SQLite allows one writer at a time, so the store keeps exactly ONE writer
+// connection (write transactions queue in Go instead of failing with
+// SQLITE_BUSY) and a separate pool of read connections, which WAL lets run
+// alongside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/fast-saas/fast-saas/internal/store"
+	"github.com/fast-saas/fast-saas/internal/store/internal/sqlcore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations returns the embedded, append-only SQLite migrations.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the embed pattern above guarantees the directory
+	}
+	return sub
+}
+
+// DefaultFile is the database file name inside the data directory.
+const DefaultFile = "fast-saas.db"
+
+// Options configure Open. The zero value (plus Path) works.
+type Options struct {
+	// Path of the database file; its directory is created if missing.
+	Path string
+	// Plans are the valid plan ids (nil = store.DefaultPlans).
+	Plans []string
+	// Now is the clock (nil = time.Now).
+	Now func() time.Time
+	// ReadConns is the size of the read pool (0 = number of CPUs, at least 2).
+	ReadConns int
+	// BusyTimeout is how long a connection waits on a lock (0 = 5s).
+	BusyTimeout time.Duration
+}
+
+// DSN returns the modernc.org/sqlite data source for path. Write
+// connections take the lock at BEGIN (immediate), so a transaction that reads
+// then writes never fails half-way on an upgrade.
+func DSN(path string, write bool, busy time.Duration) string {
+	if busy <= 0 {
+		busy = 5 * time.Second
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)") // durable across process crashes in WAL mode
+	if write {
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// OpenDB opens a single-connection database/sql handle on path (for migrations).
+func OpenDB(path string) (*sql.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	db, err := sql.Open("sqlite", DSN(path, true, 0))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// NewMigrator returns a goose provider of the embedded migrations over db.
+func NewMigrator(db *sql.DB) (*goose.Provider, error) {
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, Migrations())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite migrations: %w", err)
+	}
+	return p, nil
+}
+
+// Open opens (creating if needed) the database at opts.Path and applies
+// pending migrations.
+func Open(ctx context.Context, opts Options) (store.Store, error) {
+	if opts.Path == "" {
+		return nil, errors.New("open sqlite: empty path")
+	}
+	w, err := OpenDB(opts.Path)
+	if err != nil {
+		return nil, err
+	}
+	mig, err := NewMigrator(w)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	if _, err := mig.Up(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("migrate sqlite %s: %w", opts.Path, err)
+	}
+	r, err := sql.Open("sqlite", DSN(opts.Path, false, opts.BusyTimeout))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", opts.Path, err)
+	}
+	n := opts.ReadConns
+	if n <= 0 {
+		n = max(runtime.NumCPU(), 2)
+	}
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	r.SetConnMaxIdleTime(0)
+	return sqlcore.New(&backend{w: w, r: r}, opts.Plans, opts.Now), nil
+}
+
+type backend struct {
+	w, r *sql.DB
+}
+
+func (b *backend) Begin(ctx context.Context, write bool) (sqlcore.TxConn, error) {
+	db := b.r
+	if write {
+		db = b.w
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return sqlcore.SQLTx{Tx: tx}, nil
+}
+
+// Scope is a no-op: SQLite has no row-level security; the tenant_id filter
+// in every query is the wall.
+func (b *backend) Scope(context.Context, sqlcore.Conn, string) error { return nil }
+
+func (b *backend) Time(t time.Time) any { return t.UnixMicro() }
+
+func (b *backend) DayExpr(column string) string { return "(" + column + " / 86400000000)" }
+
+// ForUpdate is empty: the single writer connection serializes write transactions.
+func (b *backend) ForUpdate() string { return "" }
+
+func (b *backend) SkipLocked() string { return "" }
+
+func (b *backend) Classify(err error) (error, string, bool) {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return nil, "", false
+	}
+	msg := se.Error()
+	detail := msg
+	if i := strings.Index(msg, "constraint failed: "); i >= 0 {
+		detail = msg[i+len("constraint failed: "):]
+		if j := strings.IndexAny(detail, " ("); j >= 0 {
+			detail = detail[:j]
+		}
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return store.ErrConflict, detail + " taken", true
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return store.ErrNotFound, "referenced tenant or user", true
+	case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+		return store.ErrInvalid, detail, true
+	}
+	return nil, "", false
+}
+
+// chunk is the number of rows per multi-row INSERT (8 parameters each,
+// well under SQLite's 32766-variable limit).
+const chunk = 200
+
+func (b *backend) InsertEvents(ctx context.Context, c sqlcore.Conn, events []store.UsageEvent) (int, error) {
+	tx, ok := c.(sqlcore.SQLTx)
+	if !ok {
+		return 0, fmt.Errorf("sqlite insert events: unexpected connection %T", c)
+	}
+	stmts := map[int]*sql.Stmt{}
+	defer func() {
+		for _, s := range stmts {
+			s.Close()
+		}
+	}()
+	inserted := 0
+	args := make([]any, 0, chunk*8)
+	for start := 0; start < len(events); start += chunk {
+		part := events[start:min(start+chunk, len(events))]
+		st := stmts[len(part)]
+		if st == nil {
+			row := "(?,?,?,?,?,?,?,?)"
+			q := `INSERT INTO usage_events (` + sqlcore.EventCols + `) VALUES ` +
+				strings.TrimSuffix(strings.Repeat(row+",", len(part)), ",") +
+				` ON CONFLICT (tenant_id, transaction_id) DO NOTHING`
+			var err error
+			if st, err = tx.Tx.PrepareContext(ctx, q); err != nil {
+				return 0, err
+			}
+			stmts[len(part)] = st
+		}
+		args = args[:0]
+		for _, e := range part {
+			args = append(args, e.ID, e.TenantID, e.Metric, e.Quantity, string(e.Properties), e.TransactionID,
+				e.OccurredAt.UnixMicro(), e.ReceivedAt.UnixMicro())
+		}
+		// RowsAffected counts the events only: rows written by the outbox
+		// trigger are not included in sqlite3_changes.
+		res, err := st.ExecContext(ctx, args...)
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		inserted += int(n)
+	}
+	return inserted, nil
+}
+
+func (b *backend) Ping(ctx context.Context) error {
+	if err := b.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	return nil
+}
+
+func (b *backend) Close() error {
+	return errors.Join(b.r.Close(), b.w.Close())
+}

@@ -1,0 +1,144 @@
+package store
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Validation shared by every backend, so both reject the same input with the
+// same typed error before any SQL runs.
+
+var slugRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidSlug reports whether s is a well-formed tenant slug.
+func ValidSlug(s string) bool { return slugRE.MatchString(s) }
+
+// ValidID reports whether s is a UUID as the store issues them. Calls given
+// a malformed id answer ErrNotFound: no object can have it.
+func ValidID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(s)
+	return err == nil
+}
+
+// NewID returns a fresh UUIDv7 string (time-ordered, so ids sort by creation).
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// PlanSet validates plan ids against the configured plan table. The table
+// itself lives with the entitlements; the store only needs the ids.
+type PlanSet []string
+
+// DefaultPlans are the plan ids of the default plan table.
+var DefaultPlans = PlanSet{"free", "starter", "pro", "enterprise"}
+
+// Check returns nil when plan is known, ErrInvalid otherwise.
+func (ps PlanSet) Check(plan string) error {
+	if slices.Contains(ps, plan) {
+		return nil
+	}
+	return fmt.Errorf("%w: plan %q", ErrInvalid, plan)
+}
+
+// NormalizeJSONObject returns raw compacted, or {} when empty; it must be a JSON object.
+func NormalizeJSONObject(field string, raw json.RawMessage) (string, error) {
+	if len(strings.TrimSpace(string(raw))) == 0 {
+		return "{}", nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return "", fmt.Errorf("%w: %s must be a JSON object", ErrInvalid, field)
+	}
+	enc, err := json.Marshal(obj) // keys sorted, compact: same bytes on every backend
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrInvalid, field, err)
+	}
+	return string(enc), nil
+}
+
+// CheckText rejects empty (when required) or over-long values.
+func CheckText(field, v string, required bool, max int) error {
+	if required && strings.TrimSpace(v) == "" {
+		return fmt.Errorf("%w: %s is required", ErrInvalid, field)
+	}
+	if len(v) > max {
+		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalid, field, max)
+	}
+	return nil
+}
+
+// CheckEmail does the minimal shape check; deliverability is not the store's business.
+func CheckEmail(email string) error {
+	at := strings.IndexByte(email, '@')
+	if at <= 0 || at == len(email)-1 || len(email) > 320 || strings.ContainsAny(email, " \t\r\n") {
+		return fmt.Errorf("%w: email %q", ErrInvalid, email)
+	}
+	return nil
+}
+
+// CheckHash requires a SHA-256 digest.
+func CheckHash(h []byte) error {
+	if len(h) != HashLen {
+		return fmt.Errorf("%w: key hash must be %d bytes, got %d", ErrInvalid, HashLen, len(h))
+	}
+	return nil
+}
+
+// CheckQuantity rejects NaN and infinities.
+func CheckQuantity(q float64) error {
+	if math.IsNaN(q) || math.IsInf(q, 0) {
+		return fmt.Errorf("%w: quantity %v", ErrInvalid, q)
+	}
+	return nil
+}
+
+// PageLimit returns the effective limit of p: 0 → DefaultLimit; outside 1–MaxLimit → ErrInvalid.
+func PageLimit(p Page) (int, error) {
+	switch {
+	case p.Limit == 0:
+		return DefaultLimit, nil
+	case p.Limit < 1 || p.Limit > MaxLimit:
+		return 0, fmt.Errorf("%w: limit %d (1-%d)", ErrInvalid, p.Limit, MaxLimit)
+	}
+	return p.Limit, nil
+}
+
+// EncodeCursor turns the sort key of the last item of a page into an opaque cursor.
+func EncodeCursor(key ...string) string {
+	b, _ := json.Marshal(key)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeCursor parses a cursor made by EncodeCursor with n key parts.
+// "" is the first page (nil, nil); anything malformed is ErrInvalid.
+func DecodeCursor(cursor string, n int) ([]string, error) {
+	if cursor == "" {
+		return nil, nil
+	}
+	bad := fmt.Errorf("%w: cursor", ErrInvalid)
+	if len(cursor) > 512 {
+		return nil, bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return nil, bad
+	}
+	var key []string
+	if err := json.Unmarshal(b, &key); err != nil || len(key) != n {
+		return nil, bad
+	}
+	for _, k := range key {
+		if k == "" {
+			return nil, bad
+		}
+	}
+	return key, nil
+}
