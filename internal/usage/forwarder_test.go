@@ -40,7 +40,9 @@ type memOutbox struct {
 	seq   int
 }
 
-func newMemOutbox(c *clock) *memOutbox { return &memOutbox{clock: c, rows: map[string]*store.OutboxItem{}} }
+func newMemOutbox(c *clock) *memOutbox {
+	return &memOutbox{clock: c, rows: map[string]*store.OutboxItem{}}
+}
 
 func (o *memOutbox) add(it store.OutboxItem) string {
 	o.mu.Lock()
