@@ -1,0 +1,202 @@
+package ratelimit_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fast-saas/fast-saas/internal/testenv"
+	"github.com/fast-saas/fast-saas/middleware/ratelimit"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// silentServer accepts connections and never answers: the worst kind of
+// Redis outage, where nothing fails fast.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// closedPort returns an address nothing listens on: connection refused.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRedisOutage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		addr       func(t *testing.T) string
+		ctxTimeout bool // go-redis ContextTimeoutEnabled: direct call vs watchdog goroutine
+		failClosed bool
+	}{
+		{name: "hung server, fail-open, watchdog", addr: silentServer},
+		{name: "hung server, fail-closed, watchdog", addr: silentServer, failClosed: true},
+		{name: "hung server, fail-open, context timeouts", addr: silentServer, ctxTimeout: true},
+		{name: "hung server, fail-closed, context timeouts", addr: silentServer, ctxTimeout: true, failClosed: true},
+		{name: "connection refused, fail-open", addr: closedPort},
+		{name: "connection refused, fail-closed", addr: closedPort, failClosed: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			client := redis.NewClient(&redis.Options{Addr: tt.addr(t), MaxRetries: -1, ContextTimeoutEnabled: tt.ctxTimeout})
+			t.Cleanup(func() { client.Close() })
+			reg := prometheus.NewRegistry()
+			var logs syncBuffer
+			l, err := ratelimit.NewRedis(client, ratelimit.RedisOptions{
+				Timeout:    20 * time.Millisecond,
+				FailClosed: tt.failClosed,
+				Registerer: reg,
+				Logger:     slog.New(slog.NewTextHandler(&logs, nil)),
+				LogEvery:   time.Hour,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			limit := ratelimit.Limit{Rate: 2, Period: time.Hour}
+			var allowed int
+			const attempts = 4
+			for range attempts {
+				// If the bound did not hold this call would block for the
+				// client's 3 s read timeout or forever; the test would then
+				// hit the go test deadline instead of passing.
+				d, err := l.Allow(context.Background(), "k", limit)
+				if tt.failClosed {
+					if !errors.Is(err, ratelimit.ErrUnavailable) {
+						t.Fatalf("fail-closed: error = %v, want ErrUnavailable", err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("fail-open: error = %v, want nil", err)
+				}
+				if d.Allowed {
+					allowed++
+				}
+			}
+			if !tt.failClosed && allowed != limit.Rate {
+				t.Errorf("fail-open: allowed %d of %d, want %d: the local fallback must still enforce the limit", allowed, attempts, limit.Rate)
+			}
+			c, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errCount float64
+			for _, mf := range c {
+				if mf.GetName() == "saas_ratelimit_backend_errors_total" {
+					errCount = mf.GetMetric()[0].GetCounter().GetValue()
+				}
+			}
+			if errCount != attempts {
+				t.Errorf("saas_ratelimit_backend_errors_total = %v, want %d", errCount, attempts)
+			}
+			if n := strings.Count(logs.String(), "redis unavailable"); n != 1 {
+				t.Errorf("%d log lines about the outage, want 1 (rate-limited logging):\n%s", n, logs.String())
+			}
+		})
+	}
+}
+
+func TestRedisRecoversAfterOutage(t *testing.T) {
+	t.Parallel()
+	client, prefix := testenv.Redis(t)
+	l, err := ratelimit.NewRedis(client, ratelimit.RedisOptions{Prefix: prefix, FailClosed: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A SCRIPT FLUSH (Redis restart, failover to a replica without the
+	// script cache) must be survived: EVALSHA fails with NOSCRIPT and the
+	// script is sent again.
+	limit := ratelimit.Limit{Rate: 3, Period: time.Hour}
+	if _, err := l.Allow(context.Background(), "k", limit); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := l.Allow(context.Background(), "k", limit)
+	if err != nil {
+		t.Fatalf("after SCRIPT FLUSH: %v", err)
+	}
+	if !d.Allowed || d.Remaining != 1 {
+		t.Errorf("after SCRIPT FLUSH: %+v, want allowed with 1 remaining (state kept)", d)
+	}
+}
+
+func TestRedisKeyExpires(t *testing.T) {
+	t.Parallel()
+	client, prefix := testenv.Redis(t)
+	l, err := ratelimit.NewRedis(client, ratelimit.RedisOptions{Prefix: prefix, Timeout: time.Second, FailClosed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Allow(context.Background(), "tenant-1", ratelimit.Limit{Rate: 10, Period: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := client.PTTL(context.Background(), prefix+"tenant-1").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One request into a 10/min bucket: full again after one 6 s interval,
+	// after which the key is useless and must not linger.
+	if ttl <= 0 || ttl > 6*time.Second {
+		t.Errorf("PTTL = %v, want in (0, 6s]", ttl)
+	}
+}
