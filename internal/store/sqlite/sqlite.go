@@ -163,10 +163,10 @@ func (b *backend) ForUpdate() string { return "" }
 
 func (b *backend) SkipLocked() string { return "" }
 
-func (b *backend) Classify(err error) (error, string, bool) {
+func (b *backend) Classify(err error) (string, error) {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
-		return nil, "", false
+		return "", nil
 	}
 	msg := se.Error()
 	detail := msg
@@ -178,13 +178,13 @@ func (b *backend) Classify(err error) (error, string, bool) {
 	}
 	switch se.Code() {
 	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-		return store.ErrConflict, detail + " taken", true
+		return detail + " taken", store.ErrConflict
 	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		return store.ErrNotFound, "referenced tenant or user", true
+		return "referenced tenant or user", store.ErrNotFound
 	case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
-		return store.ErrInvalid, detail, true
+		return detail, store.ErrInvalid
 	}
-	return nil, "", false
+	return "", nil
 }
 
 // chunk is the number of rows per multi-row INSERT (8 parameters each,

@@ -209,7 +209,9 @@ func testPagination(e *env) {
 					return s.ListUsageEvents(ctx, main.ID, store.UsageFilter{}, p)
 				})
 			walk(t, "ListAudit", limit, want, func(x store.AuditEntry) string { return x.ID },
-				func(p store.Page) ([]store.AuditEntry, string, error) { return s.ListAudit(ctx, main.ID, store.AuditFilter{}, p) })
+				func(p store.Page) ([]store.AuditEntry, string, error) {
+					return s.ListAudit(ctx, main.ID, store.AuditFilter{}, p)
+				})
 		})
 	}
 	// Events are newest first with ties broken by id, descending.

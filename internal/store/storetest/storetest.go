@@ -61,7 +61,6 @@ type env struct {
 	s     store.Store
 	clock *Clock
 	ctx   context.Context
-	n     int
 }
 
 func newEnv(t *testing.T, f Factory) *env {
@@ -69,8 +68,6 @@ func newEnv(t *testing.T, f Factory) *env {
 	c := NewClock(start)
 	return &env{t: t, s: f(t, c.Now), clock: c, ctx: context.Background()}
 }
-
-func (e *env) seq() int { e.n++; return e.n }
 
 func (e *env) user(email string) store.User {
 	e.t.Helper()

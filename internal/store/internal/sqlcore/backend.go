@@ -66,9 +66,10 @@ type Backend interface {
 	// SkipLocked is the clause that lets concurrent outbox claimers skip
 	// each other's rows.
 	SkipLocked() string
-	// Classify maps a driver error to store.ErrConflict / ErrNotFound /
-	// ErrInvalid with a short detail; ok=false when it is not a caller mistake.
-	Classify(err error) (kind error, detail string, ok bool)
+	// Classify maps a driver error caused by the caller to store.ErrConflict
+	// / ErrNotFound / ErrInvalid with a short detail; kind is nil for any
+	// other error.
+	Classify(err error) (detail string, kind error)
 	// InsertEvents inserts validated events (unique ids, no duplicate
 	// (tenant, transaction_id) within the slice), skipping those already
 	// stored, and a pending outbox row (id = event id) for each inserted

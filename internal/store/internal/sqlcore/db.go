@@ -129,7 +129,7 @@ func (d *DB) fail(op string, err error) error {
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
-	if kind, detail, ok := d.be.Classify(err); ok {
+	if detail, kind := d.be.Classify(err); kind != nil {
 		return fmt.Errorf("%s: %w: %s", op, kind, detail)
 	}
 	return fmt.Errorf("%s: %w", op, err)
