@@ -47,20 +47,3 @@ type EnvKey struct {
 	// Required keys must be non-empty for the stack to start.
 	Required bool
 }
-
-// Project returns every generated file except .env (which the caller writes
-// with mode 0600 from DotEnv, merging existing secrets).
-func Project(in Input) ([]File, error) {
-	return nil, nil
-}
-
-// EnvKeys returns every .env key of the selection in output order.
-func EnvKeys(mods []catalog.Module) []EnvKey {
-	return nil
-}
-
-// DotEnv renders the .env body.
-func DotEnv(in Input) []byte { return nil }
-
-// EnvExample renders .env.example: every key, no values.
-func EnvExample(mods []catalog.Module) []byte { return nil }

@@ -1,0 +1,88 @@
+package generate
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/fast-saas/fast-saas/internal/catalog"
+)
+
+// Generated file names.
+const (
+	ComposeFile      = "docker-compose.yml"
+	ComposeLocalFile = "docker-compose.local.yml"
+	CaddyFile        = "Caddyfile"
+	EnvFile          = ".env"
+	EnvExampleFile   = ".env.example"
+	DockerFile       = "Dockerfile"
+)
+
+// Project returns every generated file except .env (which the caller writes
+// with mode 0600 from DotEnv, after merging existing secrets), sorted by the
+// order below. It fails when the selection is not self-consistent: a missing
+// dependency, a clash of service names, or a value that no .env key provides.
+func Project(in Input) ([]File, error) {
+	if in.Domain == "" {
+		return nil, errors.New("generate: domain is empty")
+	}
+	for _, m := range in.Modules {
+		for _, d := range m.Dependencies {
+			if !hasModule(in.Modules, d) {
+				return nil, fmt.Errorf("generate: module %q needs %q, which is not in the selection (resolve it first)", m.ID, d)
+			}
+		}
+	}
+	p, err := newPlan(in)
+	if err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
+	compose, err := p.compose()
+	if err != nil {
+		return nil, fmt.Errorf("generate compose: %w", err)
+	}
+	const (
+		rw  fs.FileMode = 0o644
+		exe fs.FileMode = 0o755
+	)
+	files := []File{
+		{Path: ComposeFile, Mode: rw, Data: compose},
+		{Path: ComposeLocalFile, Mode: rw, Data: p.composeLocal()},
+		{Path: CaddyFile, Mode: rw, Data: p.caddyfile()},
+		{Path: EnvExampleFile, Mode: rw, Data: EnvExample(in.Modules)},
+	}
+	if hasModule(in.Modules, "postgres") {
+		files = append(files, File{Path: InitScriptPath, Mode: exe, Data: initScript(in.Modules)})
+	}
+	if needsImageBuild(in.Modules) {
+		files = append(files,
+			File{Path: DockerFile, Mode: rw, Data: dockerfile()},
+			File{Path: ".dockerignore", Mode: rw, Data: []byte(dockerignore)},
+		)
+	}
+	if hasModule(in.Modules, "grafana-stack") {
+		files = append(files,
+			File{Path: "ops/prometheus/prometheus.yml", Mode: rw, Data: prometheusConfig(in.Modules)},
+			File{Path: "ops/loki/loki.yml", Mode: rw, Data: []byte(lokiConfig)},
+			File{Path: "ops/alloy/config.alloy", Mode: rw, Data: []byte(alloyConfig)},
+			File{Path: "ops/grafana/provisioning/datasources/fast-saas.yml", Mode: rw, Data: []byte(grafanaDatasources)},
+			File{Path: "ops/grafana/provisioning/dashboards/fast-saas.yml", Mode: rw, Data: []byte(grafanaDashboards)},
+		)
+	}
+	if hasModule(in.Modules, "n8n") {
+		files = append(files, File{Path: "ops/n8n/workflows/README.md", Mode: rw, Data: []byte(n8nWorkflowsReadme)})
+	}
+	return files, nil
+}
+
+// Resolve is a convenience for callers and tests: resolve ids in c and fill
+// Input.Catalog and Input.Modules.
+func Resolve(c *catalog.Catalog, ids []string, in Input) (Input, catalog.Resolution, error) {
+	res, err := c.Resolve(ids)
+	if err != nil {
+		return in, res, err
+	}
+	in.Catalog = c
+	in.Modules = res.Modules
+	return in, res, nil
+}
