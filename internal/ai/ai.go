@@ -202,8 +202,12 @@ func newBase(service, rawURL string, opts Options) (*base, error) {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("%s: base URL %q must not carry a query or fragment", service, u.Redacted())
 	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = ""
+	// Keep the base path as escaped in config (a %2F stays one segment).
+	escaped := strings.TrimRight(u.EscapedPath(), "/")
+	if u.Path, err = url.PathUnescape(escaped); err != nil {
+		return nil, fmt.Errorf("%s: base URL path: %w", service, err)
+	}
+	u.RawPath = escaped
 	b := &base{
 		service:  service,
 		baseURL:  u,
@@ -432,12 +436,12 @@ func safeSnippet(b []byte, n int) string {
 		}
 	}
 	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	return strings.Map(func(r rune) rune {
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
 		}
 		return r
-	}, strings.TrimSpace(s))
+	}, s))
 }
 
 // lastRuneStart is the index where the last (possibly partial) rune begins.

@@ -88,6 +88,9 @@ func readLine(r *bufio.Reader, max int64) ([]byte, error) {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		default:
+			if int64(len(line)) > max { // an unterminated last line has no '\n' allowance
+				return nil, ErrResponseTooLarge
+			}
 			return bytes.TrimSpace(line), err
 		}
 	}
