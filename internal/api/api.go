@@ -56,6 +56,9 @@ func New(o Options) (*Handler, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = 1 << 20
 	}
@@ -114,6 +117,21 @@ func New(o Options) (*Handler, error) {
 			setRoute(r.Context(), "/")
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(map[string]string{"name": "fast-saas", "version": o.Version, "docs": "/docs", "openapi": "/openapi.json"})
+			return
+		}
+		// The catch-all hides the mux's own 405: find the methods the path
+		// does serve so a wrong method is 405 with Allow, not 404.
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			r2 := r.Clone(r.Context())
+			r2.Method = m
+			if _, pattern := mux.Handler(r2); pattern != "/" && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeProblem(w, r, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path)
 			return
 		}
 		writeProblem(w, r, http.StatusNotFound, core.CodeNotFound, "no route for "+r.Method+" "+r.URL.Path)

@@ -1,51 +1,86 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/fast-saas/fast-saas/internal/config"
+	"github.com/fast-saas/fast-saas/internal/server"
 )
 
-// newServeCmd is the first slice of `fast-saas serve`: it binds the address
-// and answers liveness. The SaaS API (issue 5) is composed in internal/server.
+// addConfigFlags registers a flag for every config option that has one;
+// loadConfig applies only the flags given on the command line, so flags
+// override env which overrides defaults.
+func addConfigFlags(fs *pflag.FlagSet) {
+	for _, o := range config.Options {
+		if o.Flag != "" {
+			fs.String(o.Flag, o.Default, o.Doc+" (env "+o.Env+")")
+		}
+	}
+}
+
+func loadConfig(fs *pflag.FlagSet) (config.Config, error) {
+	src := config.OSSource()
+	src.Flag = func(name string) (string, bool) {
+		f := fs.Lookup(name)
+		if f == nil || !f.Changed {
+			return "", false
+		}
+		return f.Value.String(), true
+	}
+	cfg, err := config.Load(src)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// newServeCmd runs the SaaS API: embedded SQLite by default, Postgres and
+// Redis with DATABASE_URL and REDIS_URL.
 func newServeCmd(io IO) *cobra.Command {
-	addr := "127.0.0.1:8080"
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the SaaS API server",
-		Args:  cobra.NoArgs,
+		Long: `Run the SaaS API server. With no configuration it stores data in ./data/fast-saas.db
+(SQLite), creates a platform admin key on first start and prints it once.
+Every flag has an environment variable; see docs/config.md.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ln, err := net.Listen("tcp", addr)
+			cfg, err := loadConfig(cmd.Flags())
 			if err != nil {
-				return fmt.Errorf("serve: listen on %s: %w", addr, err)
+				return fmt.Errorf("serve: %w", err)
 			}
-			mux := http.NewServeMux()
-			mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
-				_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-			})
-			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-			fmt.Fprintf(io.Out, "fast-saas is listening on http://%s\n  health: http://%s/health\n", ln.Addr(), ln.Addr())
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			select {
-			case err := <-errc:
-				return err
-			case <-cmd.Context().Done():
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					return err
-				}
-				return nil
+			ctx := cmd.Context()
+			srv, err := server.New(ctx, cfg, io.Err)
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
 			}
+			defer srv.Close()
+			secret, err := srv.EnsurePlatformKey(ctx)
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			ln, err := net.Listen("tcp", cfg.Addr)
+			if err != nil {
+				return fmt.Errorf("serve: listen on %s: %w", cfg.Addr, err)
+			}
+			base := "http://" + ln.Addr().String()
+			storage := "SQLite " + cfg.SQLitePath()
+			if cfg.DatabaseURL != "" {
+				storage = "PostgreSQL"
+			}
+			fmt.Fprintf(io.Out, "fast-saas is listening on %s (%s)\n", base, storage)
+			fmt.Fprintf(io.Out, "  API:       %s/api/v1\n  docs:      %s/docs\n  OpenAPI:   %s/openapi.json\n  health:    %s/health\n  metrics:   %s/metrics\n  dashboard: %s/dashboard (not built yet)\n",
+				base, base, base, base, base, base)
+			if secret != "" {
+				fmt.Fprintf(io.Out, "\nPlatform admin key (shown once, store it now):\n  %s\nTry: curl -H 'Authorization: Bearer %s' %s/api/v1/tenants\n", secret, secret, base)
+			}
+			return srv.Serve(ctx, ln)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", addr, "address to listen on")
+	addConfigFlags(cmd.Flags())
 	return cmd
 }

@@ -1,0 +1,150 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// specRoutes is the path table of spec/api.md (a contract): every API
+// operation the server must serve, as "METHOD path".
+var specRoutes = []string{
+	"GET /api/v1/plans", "GET /api/v1/plans/{plan}", "GET /api/v1/plans/{plan}/check/{feature}",
+	"POST /api/v1/tenants", "GET /api/v1/tenants", "GET /api/v1/tenants/{id}", "PATCH /api/v1/tenants/{id}", "DELETE /api/v1/tenants/{id}",
+	"POST /api/v1/tenants/{id}/change-plan", "POST /api/v1/tenants/{id}/suspend", "POST /api/v1/tenants/{id}/reactivate",
+	"GET /api/v1/tenants/{id}/overrides", "PUT /api/v1/tenants/{id}/overrides", "GET /api/v1/tenants/{id}/overview",
+	"POST /api/v1/users", "GET /api/v1/users", "GET /api/v1/users/{id}", "PATCH /api/v1/users/{id}", "GET /api/v1/me",
+	"GET /api/v1/tenants/{id}/members", "POST /api/v1/tenants/{id}/members", "PATCH /api/v1/tenants/{id}/members/{userId}", "DELETE /api/v1/tenants/{id}/members/{userId}",
+	"POST /api/v1/tenants/{id}/api-keys", "GET /api/v1/tenants/{id}/api-keys", "DELETE /api/v1/tenants/{id}/api-keys/{keyId}", "POST /api/v1/tenants/{id}/api-keys/{keyId}/rotate",
+	"GET /api/v1/tenants/{id}/usage", "GET /api/v1/tenants/{id}/usage/events", "POST /api/v1/tenants/{id}/usage/events", "GET /api/v1/tenants/{id}/usage/limit",
+	"GET /api/v1/tenants/{id}/audit", "GET /api/v1/admin/stats", "GET /api/v1/admin/modules",
+	"GET /api/v1/ai/ollama/models", "POST /api/v1/ai/ollama/pull", "POST /api/v1/ai/ollama/generate", "POST /api/v1/ai/ollama/chat", "DELETE /api/v1/ai/ollama/models/{name}",
+	"GET /api/v1/ai/langflow/flows", "GET /api/v1/ai/langflow/flows/{id}", "POST /api/v1/ai/langflow/flows/{id}/run", "GET /api/v1/ai/langflow/components",
+	"POST /api/v1/ai/claude/run", "GET /api/v1/ai/claude/jobs", "GET /api/v1/ai/claude/jobs/{id}", "DELETE /api/v1/ai/claude/jobs/{id}",
+	"GET /api/v1/ai/health", "GET /api/v1/ai/langfuse/health",
+}
+
+func TestOpenAPIMatchesTableAndSpec(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	h := w.h.(*Handler)
+	var table []string
+	ids := map[string]bool{}
+	for _, op := range h.Ops {
+		table = append(table, op.Method+" "+op.Path)
+		if ids[op.ID] {
+			t.Errorf("duplicate operation id %s", op.ID)
+		}
+		ids[op.ID] = true
+	}
+	slices.Sort(table)
+	want := slices.Clone(specRoutes)
+	slices.Sort(want)
+	if !slices.Equal(table, want) {
+		t.Errorf("operation table differs from spec/api.md paths:\n table-only: %v\n spec-only: %v", minus(table, want), minus(want, table))
+	}
+
+	for _, path := range []string{"/openapi.json", "/openapi-3.0.json"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, rec.Code)
+		}
+		loader := openapi3.NewLoader()
+		doc, err := loader.LoadFromData(rec.Body.Bytes())
+		if err != nil {
+			t.Fatalf("load %s: %v", path, err)
+		}
+		if path == "/openapi-3.0.json" {
+			if err := doc.Validate(context.Background()); err != nil {
+				t.Errorf("%s does not validate: %v", path, err)
+			}
+		}
+		var served []string
+		for p, item := range doc.Paths.Map() {
+			for m, op := range item.Operations() {
+				served = append(served, m+" "+p)
+				if op.OperationID == "" || !ids[op.OperationID] {
+					t.Errorf("%s %s %s: operation id %q not in the table", path, m, p, op.OperationID)
+				}
+			}
+		}
+		slices.Sort(served)
+		if !slices.Equal(served, table) {
+			t.Errorf("%s differs from the table:\n openapi-only: %v\n table-only: %v", path, minus(served, table), minus(table, served))
+		}
+	}
+}
+
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// TestBadInput: every client mistake is a 4xx problem+json, never a 500.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	tok := w.tokens["platform"]
+	ten := "/api/v1/tenants/" + w.tenantA
+	big := `{"slug":"x","name":"` + strings.Repeat("a", 2<<20) + `"}`
+	tests := []struct {
+		name, method, path, body string
+		want                     int
+		wantCode                 string
+	}{
+		{"malformed json", "POST", "/api/v1/tenants", `{"slug":`, 400, "malformed_request"},
+		{"not an object", "POST", "/api/v1/tenants", `[1,2]`, 422, "validation_failed"},
+		{"wrong type", "POST", "/api/v1/tenants", `{"slug":5,"name":"x"}`, 422, "validation_failed"},
+		{"unknown field", "POST", "/api/v1/tenants", `{"slug":"ok","name":"x","admin":true}`, 422, "validation_failed"},
+		{"missing field", "POST", "/api/v1/tenants", `{"slug":"ok"}`, 422, "validation_failed"},
+		{"bad slug", "POST", "/api/v1/tenants", `{"slug":"Bad Slug","name":"x"}`, 422, "validation_failed"},
+		{"unknown plan", "POST", "/api/v1/tenants", `{"slug":"ok","name":"x","plan":"platinum"}`, 422, "invalid_input"},
+		{"duplicate slug", "POST", "/api/v1/tenants", `{"slug":"tenant-a","name":"x"}`, 409, "conflict"},
+		{"oversize body", "POST", "/api/v1/tenants", big, 413, "body_too_large"},
+		{"bad uuid", "GET", "/api/v1/tenants/not-a-uuid", "", 422, "validation_failed"},
+		{"unknown tenant", "GET", "/api/v1/tenants/0190a0a0-0000-7000-8000-000000000000", "", 404, "not_found"},
+		{"bad cursor", "GET", "/api/v1/tenants?cursor=%21%21garbage", "", 400, "bad_cursor"},
+		{"limit too big", "GET", "/api/v1/tenants?limit=1000", "", 422, "validation_failed"},
+		{"limit not a number", "GET", "/api/v1/tenants?limit=ten", "", 422, "validation_failed"},
+		{"bad period", "GET", ten + "/usage?period=1y", "", 422, "validation_failed"},
+		{"bad from", "GET", ten + "/usage?from=yesterday", "", 422, "validation_failed"},
+		{"period and range", "GET", ten + "/usage?period=7d&from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z", "", 422, "invalid_input"},
+		{"from after to", "GET", ten + "/usage?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "", 422, "invalid_input"},
+		{"empty ingest", "POST", ten + "/usage/events", `{"events":[]}`, 422, "validation_failed"},
+		{"ingest without transaction id", "POST", ten + "/usage/events", `{"events":[{"metric":"api_calls"}]}`, 422, "validation_failed"},
+		{"ingest batch too big", "POST", ten + "/usage/events", `{"events":[` + strings.TrimSuffix(strings.Repeat(`{"transaction_id":"t","metric":"m"},`, 1001), ",") + `]}`, 422, "validation_failed"},
+		{"bad role", "POST", ten + "/members", `{"email":"fresh@example.com","role":"god"}`, 422, "validation_failed"},
+		{"bad scope", "POST", ten + "/api-keys", `{"name":"k","scopes":["root"]}`, 422, "validation_failed"},
+		{"negative grace", "POST", ten + "/api-keys/" + w.targetKey + "/rotate", `{"grace_seconds":-5}`, 422, "validation_failed"},
+		{"unknown route", "GET", "/api/v1/nothing", "", 404, "not_found"},
+		{"wrong method", "PUT", "/api/v1/tenants", `{}`, 405, "method_not_allowed"},
+		{"unknown user", "POST", ten + "/members", `{"email":"nobody@example.com"}`, 404, "not_found"},
+		{"bad bearer", "GET", "/api/v1/tenants", "", 401, "invalid_token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			token := tok
+			if tt.name == "bad bearer" {
+				token = "fsp_notavalidkey"
+			}
+			code, body := do(t, w.h, tt.method, tt.path, token, tt.body)
+			if code != tt.want || body["code"] != tt.wantCode {
+				t.Errorf("%s %s: got %d %v, want %d %s; body %v", tt.method, tt.path, code, body["code"], tt.want, tt.wantCode, body)
+			}
+			if body["type"] != "https://fast-saas.dev/problems/"+tt.wantCode {
+				t.Errorf("type = %v, want the code's problem type", body["type"])
+			}
+		})
+	}
+}

@@ -1,0 +1,160 @@
+// Package server is the composition root of `fast-saas serve`: from a
+// config.Config it opens the store, builds the core service, the REST API,
+// metrics and error reporting, and runs the HTTP server with graceful
+// shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/getsentry/sentry-go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fast-saas/fast-saas/internal/api"
+	"github.com/fast-saas/fast-saas/internal/config"
+	"github.com/fast-saas/fast-saas/internal/core"
+	"github.com/fast-saas/fast-saas/internal/store"
+	"github.com/fast-saas/fast-saas/middleware/apikey"
+)
+
+// Server is a composed fast-saas API server.
+type Server struct {
+	Config  config.Config
+	Store   store.Store
+	Service *core.Service
+	Handler *api.Handler
+	Logger  *slog.Logger
+
+	redis  *redis.Client
+	sentry bool
+}
+
+// New opens the store (running migrations) and composes the API.
+func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Config: cfg, Store: st, Logger: logger}
+	checks := []api.Check{{Name: "store", Fn: st.Ping}}
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		// Short timeouts: a dead Redis must fail fast, not hang requests.
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+		s.redis = redis.NewClient(opts)
+		checks = append(checks, api.Check{Name: "redis", Fn: func(ctx context.Context) error { return s.redis.Ping(ctx).Err() }})
+	}
+	auth := &api.Authenticator{Store: st}
+	s.Service = &core.Service{Store: st, Plans: newDefaultPlans(), Lago: cfg.LagoAPIURL != "", KeyRevoked: auth.Forget}
+	auth.Service = s.Service
+
+	var report api.Reporter
+	if cfg.SentryDSN != "" {
+		if err := sentry.Init(sentry.ClientOptions{Dsn: cfg.SentryDSN, Release: "fast-saas"}); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("FASTSAAS_SENTRY_DSN: %w", err)
+		}
+		s.sentry = true
+		report = func(ctx context.Context, err error) {
+			hub := sentry.CurrentHub().Clone()
+			hub.Scope().SetTag("request_id", api.RequestIDFrom(ctx))
+			hub.CaptureException(err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h, err := api.New(api.Options{Service: s.Service, Auth: auth, Logger: logger, Registry: reg, Report: report,
+		MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Version: "dev", Ready: checks})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Handler = h
+	return s, nil
+}
+
+// EnsurePlatformKey creates a platform key when none exists yet and
+// returns its secret (shown to the operator once, never logged); it
+// returns "" when a key already exists.
+func (s *Server) EnsurePlatformKey(ctx context.Context) (string, error) {
+	keys, _, err := s.Store.ListPlatformKeys(ctx, store.Page{Limit: 1})
+	if err != nil {
+		return "", fmt.Errorf("list platform keys: %w", err)
+	}
+	if len(keys) > 0 {
+		return "", nil
+	}
+	return CreatePlatformKey(ctx, s.Store, "initial")
+}
+
+// CreatePlatformKey mints a platform admin key and returns its secret.
+func CreatePlatformKey(ctx context.Context, st store.Store, name string) (string, error) {
+	k, err := apikey.Generate(apikey.KindPlatform)
+	if err != nil {
+		return "", err
+	}
+	if _, err := st.CreatePlatformKey(ctx, store.PlatformKey{Name: name, Prefix: k.Display, Hash: k.Hash[:]}); err != nil {
+		return "", fmt.Errorf("create platform key: %w", err)
+	}
+	return k.Secret, nil
+}
+
+// Serve answers on ln until ctx ends, then shuts down gracefully: stop
+// accepting, let in-flight requests finish (bounded by ShutdownTimeout).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      120 * time.Second, // AI proxies may stream for a while
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.Logger.Info("shutting down", slog.Duration("timeout", s.Config.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// Close releases the store, Redis and flushes error reports.
+func (s *Server) Close() error {
+	var errs []error
+	if s.redis != nil {
+		errs = append(errs, s.redis.Close())
+	}
+	if s.Store != nil {
+		errs = append(errs, s.Store.Close())
+	}
+	if s.sentry {
+		sentry.Flush(2 * time.Second)
+	}
+	return errors.Join(errs...)
+}
