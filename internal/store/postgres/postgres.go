@@ -1,0 +1,299 @@
+// Package postgres is the distributed store backend: a pgx/v5 connection
+// pool, embedded goose migrations, and row-level security on every
+// tenant-scoped table (see migrations/00001_init.sql for the policy).
+//
+// Every store call runs in a transaction that first sets its scope with
+// set_config(…, true) — transaction-local, so a pooled connection never
+// carries one caller's tenant into the next caller's query:
+//
+//	tenant call:    app.tenant_id = <tenant id>, app.bypass_rls = off
+//	platform call:  app.tenant_id = '',          app.bypass_rls = on
+//
+// Usage batches go through COPY into a session-local staging table followed
+// by one INSERT … ON CONFLICT DO NOTHING that also writes the outbox rows:
+// COPY speed, with duplicates skipped rather than failing the batch.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/fast-saas/fast-saas/internal/store"
+	"github.com/fast-saas/fast-saas/internal/store/internal/sqlcore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations returns the embedded, append-only Postgres migrations.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the embed pattern above guarantees the directory
+	}
+	return sub
+}
+
+// Options configure Open.
+type Options struct {
+	// URL is the connection string (postgres://…).
+	URL string
+	// Plans are the valid plan ids (nil = store.DefaultPlans).
+	Plans []string
+	// Now is the clock (nil = time.Now).
+	Now func() time.Time
+	// MaxConns caps the pool (0 = pgxpool's default).
+	MaxConns int32
+}
+
+// NewMigrator returns a goose provider of the embedded migrations over db.
+// A Postgres advisory lock keeps replicas starting together from racing.
+func NewMigrator(db *sql.DB) (*goose.Provider, error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, fmt.Errorf("postgres migration lock: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, Migrations(), goose.WithSessionLocker(locker))
+	if err != nil {
+		return nil, fmt.Errorf("postgres migrations: %w", err)
+	}
+	return p, nil
+}
+
+// OpenPool connects a pgx pool.
+func OpenPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse postgres url: %w", redact(err))
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect postgres: %w", redact(err))
+	}
+	return pool, nil
+}
+
+// redact drops the error text of URL parse failures, which may echo the password.
+func redact(err error) error {
+	if strings.Contains(err.Error(), "@") {
+		return errors.New("invalid connection string")
+	}
+	return err
+}
+
+// Migrate applies pending migrations over pool.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	mig, err := NewMigrator(db)
+	if err != nil {
+		return err
+	}
+	if _, err := mig.Up(ctx); err != nil {
+		return fmt.Errorf("migrate postgres: %w", err)
+	}
+	return nil
+}
+
+// Open connects, applies pending migrations and returns the store.
+func Open(ctx context.Context, opts Options) (store.Store, error) {
+	pool, err := OpenPool(ctx, opts.URL, opts.MaxConns)
+	if err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return sqlcore.New(&backend{pool: pool}, opts.Plans, opts.Now), nil
+}
+
+type backend struct {
+	pool    *pgxpool.Pool
+	rebound sync.Map // query with ? → query with $n; the set of queries is small and fixed
+}
+
+func (b *backend) Begin(ctx context.Context, write bool) (sqlcore.TxConn, error) {
+	opts := pgx.TxOptions{}
+	if !write {
+		opts.AccessMode = pgx.ReadOnly
+	}
+	tx, err := b.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{tx: tx, be: b}, nil
+}
+
+func (b *backend) Scope(ctx context.Context, c sqlcore.Conn, tenantID string) error {
+	bypass := "off"
+	if tenantID == sqlcore.PlatformScope {
+		bypass = "on"
+	}
+	_, err := c.Exec(ctx, `SELECT set_config('app.tenant_id', ?, true), set_config('app.bypass_rls', ?, true)`, tenantID, bypass)
+	return err
+}
+
+func (b *backend) Time(t time.Time) any { return t }
+
+func (b *backend) DayExpr(column string) string {
+	return "(extract(epoch FROM date_trunc('day', " + column + " AT TIME ZONE 'UTC'))::bigint / 86400)"
+}
+
+func (b *backend) ForUpdate() string  { return " FOR UPDATE" }
+func (b *backend) SkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+
+func (b *backend) Classify(err error) (string, error) {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return "", nil
+	}
+	switch pe.Code {
+	case "23505": // unique_violation
+		return pe.ConstraintName + " taken", store.ErrConflict
+	case "23503": // foreign_key_violation
+		return "referenced tenant or user (" + pe.ConstraintName + ")", store.ErrNotFound
+	case "23514", "23502", "22P02": // check, not null, invalid text representation
+		return pe.ConstraintName + pe.ColumnName, store.ErrInvalid
+	}
+	return "", nil
+}
+
+// stageDDL creates the per-session staging table once per connection;
+// ON COMMIT DELETE ROWS empties it at the end of every transaction.
+const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS usage_stage (LIKE usage_events) ON COMMIT DELETE ROWS`
+
+const stageInsert = `WITH ins AS (
+    INSERT INTO usage_events (` + sqlcore.EventCols + `)
+    SELECT ` + sqlcore.EventCols + ` FROM usage_stage
+    ON CONFLICT (tenant_id, transaction_id) DO NOTHING
+    RETURNING id, tenant_id, received_at
+)
+INSERT INTO lago_outbox (id, tenant_id, kind, event_id, payload, status, attempts, last_error, next_attempt_at, created_at, updated_at)
+SELECT id, tenant_id, 'event', id, '{}', 'pending', 0, '', received_at, received_at, received_at FROM ins`
+
+var eventColumns = strings.Split(strings.ReplaceAll(sqlcore.EventCols, " ", ""), ",")
+
+func (b *backend) InsertEvents(ctx context.Context, c sqlcore.Conn, events []store.UsageEvent) (int, error) {
+	tx := c.(*conn).tx
+	if _, err := tx.Exec(ctx, stageDDL); err != nil {
+		return 0, err
+	}
+	// A previous batch in the same transaction leaves rows behind; they
+	// would be skipped as duplicates anyway, but start clean.
+	if _, err := tx.Exec(ctx, `TRUNCATE usage_stage`); err != nil {
+		return 0, err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"usage_stage"}, eventColumns, EventRows(events)); err != nil {
+		return 0, err
+	}
+	tag, err := tx.Exec(ctx, stageInsert)
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// EventRows is a COPY source over events, in sqlcore.EventCols order.
+func EventRows(events []store.UsageEvent) pgx.CopyFromSource {
+	i := -1
+	return pgx.CopyFromFunc(func() ([]any, error) {
+		i++
+		if i >= len(events) {
+			return nil, nil
+		}
+		e := events[i]
+		return []any{e.ID, e.TenantID, e.Metric, e.Quantity, string(e.Properties), e.TransactionID, e.OccurredAt, e.ReceivedAt}, nil
+	})
+}
+
+func (b *backend) Ping(ctx context.Context) error {
+	if err := b.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping postgres: %w", err)
+	}
+	return nil
+}
+
+func (b *backend) Close() error {
+	b.pool.Close()
+	return nil
+}
+
+// conn adapts a pgx transaction to sqlcore.TxConn, rewriting ? to $n.
+type conn struct {
+	tx pgx.Tx
+	be *backend
+}
+
+func (c *conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := c.tx.Exec(ctx, c.be.rebind(q), args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (c *conn) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
+	rows, err := c.tx.Query(ctx, c.be.rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+func (c *conn) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
+	return row{c.tx.QueryRow(ctx, c.be.rebind(q), args...)}
+}
+
+func (c *conn) Commit(ctx context.Context) error   { return c.tx.Commit(ctx) }
+func (c *conn) Rollback(ctx context.Context) error { return c.tx.Rollback(ctx) }
+
+type row struct{ r pgx.Row }
+
+func (r row) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sqlcore.ErrNoRows
+	}
+	return err
+}
+
+// rebind rewrites ? placeholders to $1, $2, … (queries hold no literal '?').
+func (b *backend) rebind(q string) string {
+	if v, ok := b.rebound.Load(q); ok {
+		return v.(string)
+	}
+	var w strings.Builder
+	w.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			w.WriteByte('$')
+			w.WriteString(strconv.Itoa(n))
+			continue
+		}
+		w.WriteByte(q[i])
+	}
+	out := w.String()
+	b.rebound.Store(q, out)
+	return out
+}
