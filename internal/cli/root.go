@@ -81,7 +81,6 @@ Run the API:       fast-saas serve`,
 		newServeCmd(io),
 		newKeysCmd(io),
 		newProbeCmd(io),
-		newInitCmd(io), newCatalogCmd(io), newAddCmd(io), newRemoveCmd(io), newEnvCmd(io), newUpCmd(io), newDownCmd(io), newLogsCmd(io), newHealthCmd(io), newDoctorCmd(io),
 	)
 	return root
 }
