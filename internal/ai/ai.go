@@ -41,6 +41,10 @@ const (
 	defaultDialTimeout      = 5 * time.Second
 	// maxErrorBody bounds the upstream body kept in an UpstreamError.
 	maxErrorBody = 512
+	// maxErrorRead bounds how much of a non-2xx body is read to find the
+	// upstream's message; the rest is dropped so that a huge error page
+	// still reports the upstream status.
+	maxErrorRead = 64 << 10
 )
 
 // Sentinel errors, matched with errors.Is.
@@ -289,14 +293,10 @@ func (b *base) call(ctx context.Context, op, method, escapedPath string, query u
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := b.readBody(ctx, op, resp.Body)
-	if err != nil {
-		return nil, err
-	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, b.upstreamError(op, resp.StatusCode, body)
+		return nil, b.readUpstreamError(ctx, op, resp)
 	}
-	return body, nil
+	return b.readBody(ctx, op, resp.Body)
 }
 
 // callJSON is call followed by decoding a 2xx body into out.
@@ -368,6 +368,16 @@ func (b *base) transportError(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("%s: %s: %w: %w: %v", b.service, op, ErrUnavailable, ErrTimeout, err)
 	}
 	return fmt.Errorf("%s: %s: %w: %v", b.service, op, ErrUnavailable, err)
+}
+
+// readUpstreamError reads (a bounded prefix of) a non-2xx answer. A body
+// that cannot be read completely still yields the upstream's status.
+func (b *base) readUpstreamError(ctx context.Context, op string, resp *http.Response) error {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, min(b.maxBytes, maxErrorRead)))
+	if err != nil && len(body) == 0 && context.Cause(ctx) != nil {
+		return b.transportError(ctx, op, err)
+	}
+	return b.upstreamError(op, resp.StatusCode, body)
 }
 
 func (b *base) upstreamError(op string, status int, body []byte) *UpstreamError {

@@ -247,7 +247,7 @@ func TestFailureMatrix(t *testing.T) {
 			wantStatus: http.StatusBadGateway,
 		},
 		{
-			name:  "oversize error body is truncated, not an error of its own",
+			name:  "long error message is truncated, not an error of its own",
 			fault: aifake.Fault{Status: http.StatusBadRequest, Body: `{"error":"` + strings.Repeat("é", 1000) + `"}`},
 			check: func(t *testing.T, err error) {
 				t.Helper()
@@ -260,6 +260,12 @@ func TestFailureMatrix(t *testing.T) {
 				}
 			},
 			wantStatus: http.StatusBadRequest,
+		},
+		{
+			name:       "error page over the size limit keeps the upstream status",
+			fault:      aifake.Fault{Status: http.StatusInternalServerError, Body: "<html>" + strings.Repeat("x", 4*limit), ContentType: "text/html"},
+			check:      wantUpstream(http.StatusInternalServerError, ""),
+			wantStatus: http.StatusBadGateway,
 		},
 	}
 	for _, ep := range endpoints() {

@@ -34,12 +34,7 @@ func (b *base) stream(ctx context.Context, op, method, escapedPath string, in an
 		defer resp.Body.Close()
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			idle.Reset(b.timeout)
-			body, err := b.readBody(ctx, op, resp.Body)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			yield(nil, b.upstreamError(op, resp.StatusCode, body))
+			yield(nil, b.readUpstreamError(ctx, op, resp))
 			return
 		}
 		r := bufio.NewReaderSize(resp.Body, 32<<10)
