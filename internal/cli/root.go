@@ -79,6 +79,7 @@ Run the API:       fast-saas serve`,
 	root.AddCommand(
 		newVersionCmd(io),
 		newServeCmd(io),
+		newMigrateCmd(io),
 		newKeysCmd(io),
 		newProbeCmd(io),
 	)
