@@ -287,3 +287,45 @@ func (o *Ollama) DeleteModel(ctx context.Context, name string) error {
 	_, err := o.base().call(ctx, "delete model", http.MethodDelete, "/api/delete", nil, body)
 	return err
 }
+
+// PullSummary folds a pull stream into overall progress, for the API's
+// asynchronous pull operation. Ollama reports each layer separately (its
+// "total" is the layer's size), so the overall figures sum the layers seen
+// so far. The zero value is ready to use.
+type PullSummary struct {
+	Status    string `json:"status"`    // the latest status line
+	Completed int64  `json:"completed"` // bytes downloaded, all layers seen
+	Total     int64  `json:"total"`     // bytes to download, all layers seen
+	Done      bool   `json:"done"`      // the "success" line arrived
+
+	layers map[string][2]int64 // digest → completed, total
+}
+
+// Add folds one progress line in.
+func (s *PullSummary) Add(p PullProgress) {
+	s.Status = p.Status
+	if p.Done() {
+		s.Done = true
+	}
+	if p.Digest == "" {
+		return
+	}
+	if s.layers == nil {
+		s.layers = map[string][2]int64{}
+	}
+	prev := s.layers[p.Digest]
+	// Lines of one layer never move backwards; a resumed pull may repeat
+	// a layer from an earlier offset, which must not shrink the total.
+	cur := [2]int64{max(prev[0], p.Completed), max(prev[1], p.Total)}
+	s.layers[p.Digest] = cur
+	s.Completed += cur[0] - prev[0]
+	s.Total += cur[1] - prev[1]
+}
+
+// Percent is Completed/Total in 0–100, or 0 before any layer is known.
+func (s *PullSummary) Percent() float64 {
+	if s.Total <= 0 {
+		return 0
+	}
+	return min(100, 100*float64(s.Completed)/float64(s.Total))
+}

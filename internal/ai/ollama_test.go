@@ -312,3 +312,35 @@ func TestNilClientsAreNotConfigured(t *testing.T) {
 		}
 	}
 }
+
+func TestPullSummary(t *testing.T) {
+	t.Parallel()
+	fake, c := newOllama(t, ai.Options{})
+	fake.AddRemote("m", 1000, 3000)
+	var s ai.PullSummary
+	var percents []float64
+	for p, err := range c.PullStream(context.Background(), ai.PullRequest{Model: "m"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Add(p)
+		percents = append(percents, s.Percent())
+	}
+	if !s.Done || s.Total != 4000 || s.Completed != 4000 || s.Percent() != 100 || s.Status != "success" {
+		t.Fatalf("summary = %+v (%.1f%%)", s, s.Percent())
+	}
+	// Once the second layer appears the total grows, so the percentage may
+	// drop; within one layer it never does.
+	want := []float64{0, 0, 50, 100, 25, 62.5, 100, 100, 100, 100}
+	if diff := cmp.Diff(want, percents); diff != "" {
+		t.Fatalf("percent series (-want +got):\n%s", diff)
+	}
+
+	// A repeated, lower line for a layer (resumed pull) does not go backwards.
+	var r ai.PullSummary
+	r.Add(ai.PullProgress{Status: "pulling a", Digest: "sha256:a", Total: 10, Completed: 8})
+	r.Add(ai.PullProgress{Status: "pulling a", Digest: "sha256:a", Total: 10, Completed: 2})
+	if r.Completed != 8 || r.Total != 10 || r.Done {
+		t.Fatalf("resumed = %+v", r)
+	}
+}
