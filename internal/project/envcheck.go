@@ -2,6 +2,7 @@ package project
 
 import (
 	"fmt"
+	"strings"
 )
 
 // EnvProblem is one thing wrong with .env for the current selection.
@@ -25,8 +26,13 @@ func (p *Project) CheckEnv() ([]EnvProblem, error) {
 		return nil, err
 	}
 	env := f.Map()
+	g := p.gen()
+	want := g.Values(p.input(res.Modules, env))
+	want[ComposeProfilesKey] = strings.Join(Profiles(res.Modules), ",")
 	var problems []EnvProblem
-	for _, k := range p.gen().EnvKeys(res.Modules) {
+	profilesChecked := false
+	for _, k := range g.EnvKeys(res.Modules) {
+		profilesChecked = profilesChecked || k.Key == ComposeProfilesKey
 		v, ok := env[k.Key]
 		switch {
 		case !ok:
@@ -37,6 +43,8 @@ func (p *Project) CheckEnv() ([]EnvProblem, error) {
 			} else if k.Secret.DerivedFrom != "" && !k.Secret.Matches(v, env[k.Secret.DerivedFrom]) {
 				problems = append(problems, EnvProblem{k.Key, k.Module, fmt.Sprintf("does not match %s (run `fast-saas env --regen`)", k.Secret.DerivedFrom)})
 			}
+		case v != "" && want[k.Key] != v:
+			problems = append(problems, EnvProblem{k.Key, k.Module, fmt.Sprintf("is %q, but %s says %q (run `fast-saas env --regen`)", v, ManifestFile, want[k.Key])})
 		case k.Required && v == "":
 			msg := "required value is empty"
 			if k.Comment != "" {
@@ -45,9 +53,12 @@ func (p *Project) CheckEnv() ([]EnvProblem, error) {
 			problems = append(problems, EnvProblem{k.Key, k.Module, msg})
 		}
 	}
-	want := composeProfiles(layersOf(res.Modules))
-	if got, ok := env[ComposeProfilesKey]; !ok || got != want {
-		problems = append(problems, EnvProblem{Key: ComposeProfilesKey, Problem: fmt.Sprintf("is %q, want %q for the selected layers (run `fast-saas env --regen`)", got, want)})
+	if profilesChecked {
+		return problems, nil
+	}
+	// The generator does not list COMPOSE_PROFILES: check it here.
+	if got := env[ComposeProfilesKey]; got != want[ComposeProfilesKey] {
+		problems = append(problems, EnvProblem{Key: ComposeProfilesKey, Problem: fmt.Sprintf("is %q, want %q for the selected layers (run `fast-saas env --regen`)", got, want[ComposeProfilesKey])})
 	}
 	return problems, nil
 }

@@ -19,6 +19,9 @@ type (
 type Generator interface {
 	// EnvKeys lists every .env key of the selection in output order.
 	EnvKeys(mods []catalog.Module) []EnvKey
+	// Values returns the value of every key of EnvKeys for in: in.Env's
+	// value where the generator keeps it, else a computed or default one.
+	Values(in GenInput) map[string]string
 	// Files renders every file but .env, plus the body of a fresh .env
 	// (used only when the project has none yet).
 	Files(in GenInput) (files []File, dotEnv []byte, err error)
@@ -48,6 +51,8 @@ func (p *Project) input(mods []catalog.Module, env map[string]string) GenInput {
 type packageGenerator struct{}
 
 func (packageGenerator) EnvKeys(mods []catalog.Module) []EnvKey { return generate.EnvKeys(mods) }
+
+func (packageGenerator) Values(in GenInput) map[string]string { return generate.EnvValues(in) }
 
 func (packageGenerator) Files(in GenInput) ([]File, []byte, error) {
 	files, err := generate.Project(in)

@@ -336,18 +336,15 @@ func (p *Project) Regenerate() (Result, error) {
 	for _, k := range keys {
 		if k.Secret != nil {
 			secrets = append(secrets, *k.Secret)
-		} else if _, ok := env[k.Key]; !ok {
-			env[k.Key] = k.Default
 		}
 	}
 	newSecrets, err := catalog.FillSecrets(secrets, env, p.rand())
 	if err != nil {
 		return Result{}, fmt.Errorf("generate secrets: %w", err)
 	}
-	layers := layersOf(res.Modules)
-	env[ComposeProfilesKey] = composeProfiles(layers)
-
 	in := p.input(res.Modules, env)
+	settingValues(g, in, keys)
+	layers := layersOf(res.Modules)
 	files, dotEnv, err := g.Files(in)
 	if err != nil {
 		return Result{}, fmt.Errorf("generate files: %w", err)
@@ -392,14 +389,33 @@ func (p *Project) Regenerate() (Result, error) {
 // kept equal to the selection's layers so a bare `docker compose up` works.
 const ComposeProfilesKey = "COMPOSE_PROFILES"
 
-func composeProfiles(layers []string) string {
-	var profiles []string
-	for _, l := range layers {
-		if p := catalog.Layer(l).Profile(); p != "" {
-			profiles = append(profiles, p)
+// settingValues sets every non-secret key of in.Env to the generator's
+// value for it. Generators keep a non-empty existing value, except for the
+// values the manifest owns (domain, email, profiles), so an edit of
+// fast-saas.yaml reaches .env; an empty or missing value gets the default.
+func settingValues(g Generator, in GenInput, keys []EnvKey) {
+	values := g.Values(in)
+	for _, k := range keys {
+		if k.Secret == nil {
+			in.Env[k.Key] = values[k.Key]
 		}
 	}
-	return strings.Join(profiles, ",")
+	in.Env[ComposeProfilesKey] = strings.Join(Profiles(in.Modules), ",")
+}
+
+// Profiles returns the Compose profiles of the modules' layers, in layer
+// order; external modules (connected, not run) have no services.
+func Profiles(mods []catalog.Module) []string {
+	var out []string
+	for _, l := range catalog.Layers() {
+		if l.Profile() == "" {
+			continue
+		}
+		if slices.ContainsFunc(mods, func(m catalog.Module) bool { return m.Layer == l && !m.External }) {
+			out = append(out, l.Profile())
+		}
+	}
+	return out
 }
 
 // mergeEnv returns the new .env content. fresh, when not nil, is the
@@ -419,6 +435,9 @@ func mergeEnv(f *EnvFile, fresh []byte, keys []EnvKey, env map[string]string) ([
 		return nil, err
 	}
 	for _, k := range keys {
+		if k.Key == ComposeProfilesKey {
+			continue
+		}
 		v := env[k.Key]
 		old, ok := have[k.Key]
 		switch {
@@ -430,8 +449,9 @@ func mergeEnv(f *EnvFile, fresh []byte, keys []EnvKey, env map[string]string) ([
 				return nil, err
 			}
 		case old != v:
-			// Only derived secrets (a hash whose source changed) reach
-			// here: FillSecrets never replaces a present value otherwise.
+			// Only derived secrets (a hash whose source changed) and
+			// values the manifest owns reach here: FillSecrets and the
+			// generators never replace another present value.
 			if err := f.Set(k.Key, v); err != nil {
 				return nil, err
 			}

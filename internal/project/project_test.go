@@ -49,6 +49,17 @@ type fakeGenerator struct{ dotEnv bool }
 
 func (fakeGenerator) EnvKeys(mods []catalog.Module) []EnvKey { return catalogEnvKeys(mods) }
 
+func (fakeGenerator) Values(in GenInput) map[string]string {
+	out := make(map[string]string)
+	for _, k := range catalogEnvKeys(in.Modules) {
+		out[k.Key] = k.Default
+		if v := in.Env[k.Key]; v != "" {
+			out[k.Key] = v
+		}
+	}
+	return out
+}
+
 func (g fakeGenerator) Files(in GenInput) ([]File, []byte, error) {
 	var ids []string
 	for _, m := range in.Modules {
