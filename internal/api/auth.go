@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,129 +12,21 @@ import (
 	"github.com/fast-saas/fast-saas/internal/core"
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/middleware/apikey"
+	"github.com/fast-saas/fast-saas/middleware/authn"
 )
 
-// UserVerifier checks a user's bearer token (a Logto JWT) and returns its
-// subject, email and organization. Implemented over middleware/authn by
-// the composition root; nil means JWTs are not accepted.
-type UserVerifier interface {
-	VerifyUser(ctx context.Context, token string) (sub, email, org string, err error)
+// TokenVerifier verifies a bearer token (API key or Logto JWT); it is
+// *authn.Authenticator in production.
+type TokenVerifier interface {
+	Authenticate(ctx context.Context, token string) (authn.Principal, error)
 }
 
-// ErrAuthUnavailable wraps verifier failures that are not the token's
-// fault (JWKS unreachable): they answer 503, not 401.
-var ErrAuthUnavailable = errors.New("identity provider unavailable")
-
-// Authenticator turns a bearer token into a core.Caller: platform keys and
-// tenant keys by SHA-256 lookup (cached), user JWTs through Users.
+// Authenticator turns a request's bearer token into a core.Caller:
+// tokens are verified by Verifier (middleware/authn), and JWT users are
+// provisioned on first sight through the core service.
 type Authenticator struct {
-	Store   store.Store
-	Service *core.Service
-	Users   UserVerifier
-	Now     func() time.Time
-	// TTL bounds how long a key lookup is trusted before the store is asked
-	// again (revocations through this process apply at once via Forget).
-	TTL time.Duration
-
-	mu    sync.Mutex
-	cache map[[32]byte]cachedKey
-}
-
-type cachedKey struct {
-	caller  core.Caller
-	revoked *time.Time
-	expires *time.Time
-	until   time.Time
-}
-
-const maxCachedKeys = 100_000
-
-func (a *Authenticator) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
-	}
-	return time.Now()
-}
-
-// Forget drops a key from the cache (on revoke or rotation).
-func (a *Authenticator) Forget(hash []byte) {
-	if len(hash) != 32 {
-		return
-	}
-	a.mu.Lock()
-	delete(a.cache, [32]byte(hash))
-	a.mu.Unlock()
-}
-
-var errBadToken = errors.New("invalid token")
-
-func usable(now time.Time, revoked, expires *time.Time) bool {
-	return (revoked == nil || now.Before(*revoked)) && (expires == nil || now.Before(*expires))
-}
-
-// authenticateKey resolves an fsp_/fsk_ key.
-func (a *Authenticator) authenticateKey(ctx context.Context, token string) (core.Caller, error) {
-	kind, err := apikey.Parse(token)
-	if err != nil {
-		return core.Caller{}, errBadToken // malformed or bad checksum: no lookup
-	}
-	hash := apikey.Hash(token)
-	now := a.now()
-	a.mu.Lock()
-	ent, ok := a.cache[hash]
-	a.mu.Unlock()
-	if ok && now.Before(ent.until) {
-		if !usable(now, ent.revoked, ent.expires) {
-			return core.Caller{}, errBadToken
-		}
-		return ent.caller, nil
-	}
-	switch kind {
-	case apikey.KindPlatform:
-		k, err := a.Store.PlatformKeyByHash(ctx, hash[:])
-		if errors.Is(err, store.ErrNotFound) {
-			return core.Caller{}, errBadToken
-		}
-		if err != nil {
-			return core.Caller{}, fmt.Errorf("look up platform key: %w", err)
-		}
-		// The store found it by hash; compare anyway in constant time so a
-		// backend that matched loosely cannot let a different key through.
-		if subtle.ConstantTimeCompare(k.Hash, hash[:]) != 1 {
-			return core.Caller{}, errBadToken
-		}
-		ent = cachedKey{caller: core.Caller{Kind: core.PlatformCaller, KeyID: k.ID, Label: "platform:" + k.ID}, revoked: k.RevokedAt}
-	case apikey.KindTenant:
-		k, err := a.Store.APIKeyByHash(ctx, hash[:])
-		if errors.Is(err, store.ErrNotFound) {
-			return core.Caller{}, errBadToken
-		}
-		if err != nil {
-			return core.Caller{}, fmt.Errorf("look up api key: %w", err)
-		}
-		if subtle.ConstantTimeCompare(k.Hash, hash[:]) != 1 {
-			return core.Caller{}, errBadToken
-		}
-		ent = cachedKey{caller: core.Caller{Kind: core.TenantKeyCaller, KeyID: k.ID, TenantID: k.TenantID, Scopes: k.Scopes, Label: "key:" + k.ID},
-			revoked: k.RevokedAt, expires: k.ExpiresAt}
-	default:
-		return core.Caller{}, errBadToken
-	}
-	ttl := a.TTL
-	if ttl <= 0 {
-		ttl = 30 * time.Second
-	}
-	ent.until = now.Add(ttl)
-	a.mu.Lock()
-	if a.cache == nil || len(a.cache) >= maxCachedKeys {
-		a.cache = make(map[[32]byte]cachedKey)
-	}
-	a.cache[hash] = ent
-	a.mu.Unlock()
-	if !usable(now, ent.revoked, ent.expires) {
-		return core.Caller{}, errBadToken
-	}
-	return ent.caller, nil
+	Verifier TokenVerifier
+	Service  *core.Service
 }
 
 // Authenticate resolves the request's bearer token. No Authorization
@@ -146,56 +37,112 @@ func (a *Authenticator) Authenticate(r *http.Request) (core.Caller, error) {
 		return core.Caller{Kind: core.Anonymous}, nil
 	}
 	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return core.Caller{}, errBadToken
-	}
 	token = strings.TrimSpace(token)
-	if strings.HasPrefix(token, apikey.PlatformPrefix) || strings.HasPrefix(token, apikey.TenantPrefix) {
-		return a.authenticateKey(r.Context(), token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return core.Caller{}, &authn.Error{Kind: authn.ErrInvalidToken, Description: "not a Bearer credential"}
 	}
-	if a.Users == nil {
-		return core.Caller{}, errBadToken
-	}
-	sub, email, org, err := a.Users.VerifyUser(r.Context(), token)
+	p, err := a.Verifier.Authenticate(r.Context(), token)
 	if err != nil {
 		return core.Caller{}, err
 	}
-	u, err := a.Service.ProvisionUser(r.Context(), sub, email)
-	if err != nil {
-		return core.Caller{}, err
+	switch p.Kind {
+	case authn.KindPlatform:
+		return core.Caller{Kind: core.PlatformCaller, KeyID: p.KeyID, Label: "platform:" + p.KeyID}, nil
+	case authn.KindTenantKey:
+		return core.Caller{Kind: core.TenantKeyCaller, KeyID: p.KeyID, TenantID: p.TenantID, Scopes: p.Scopes, Label: "key:" + p.KeyID}, nil
+	case authn.KindUser:
+		u, err := a.Service.ProvisionUser(r.Context(), p.Subject, p.Email)
+		if err != nil {
+			return core.Caller{}, &authn.Error{Kind: authn.ErrUnavailable, Description: "cannot load the user", Cause: err}
+		}
+		return core.Caller{Kind: core.UserCaller, UserID: u.ID, Email: u.Email, OrganizationID: p.OrganizationID, Label: "user:" + u.ID}, nil
 	}
-	return core.Caller{Kind: core.UserCaller, UserID: u.ID, Email: u.Email, OrganizationID: org, Label: "user:" + u.ID}, nil
+	return core.Caller{}, &authn.Error{Kind: authn.ErrInvalidToken, Description: "unknown principal"}
 }
 
 // middleware authenticates every request; a presented but invalid token is
-// refused here (401), a missing one passes as Anonymous.
+// refused here (401), a missing one passes as Anonymous. An identity
+// backend that cannot answer is 503, never 500.
 func (a *Authenticator) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := a.Authenticate(r)
 		if err != nil {
-			switch {
-			case errors.Is(err, errBadToken) || (!errors.Is(err, ErrAuthUnavailable) && isTokenError(err)):
-				w.Header().Set("WWW-Authenticate", `Bearer realm="fast-saas", error="invalid_token"`)
-				writeProblem(w, r, http.StatusUnauthorized, "invalid_token", "the bearer token is invalid, expired or revoked")
-			case errors.Is(err, ErrAuthUnavailable):
-				writeProblem(w, r, http.StatusServiceUnavailable, "auth_unavailable", "cannot verify tokens right now")
-			default:
-				logFault(r.Context(), http.StatusServiceUnavailable, err)
-				writeProblem(w, r, http.StatusServiceUnavailable, core.CodeUnavailable, "authentication backend unavailable")
+			desc := "the bearer token is invalid, expired or revoked"
+			var ae *authn.Error
+			if errors.As(err, &ae) && ae.Description != "" {
+				desc = ae.Description
 			}
+			if errors.Is(err, authn.ErrUnavailable) {
+				logFault(r.Context(), http.StatusServiceUnavailable, err)
+				writeProblem(w, r, http.StatusServiceUnavailable, "auth_unavailable", "cannot verify credentials right now")
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="fast-saas", error="invalid_token"`)
+			writeProblem(w, r, http.StatusUnauthorized, "invalid_token", desc)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(core.WithCaller(r.Context(), c)))
 	})
 }
 
-// TokenError marks verifier errors that are the token's fault.
-type TokenError struct{ Err error }
+// StoreKeys implements authn.KeyStore and authn.KeyToucher over the store:
+// tenant keys and platform keys, both looked up by SHA-256.
+type StoreKeys struct {
+	Store store.Store
 
-func (e *TokenError) Error() string { return "invalid token: " + e.Err.Error() }
-func (e *TokenError) Unwrap() error { return e.Err }
+	mu      sync.Mutex
+	tenants map[string]string // key id → tenant id, for Touch
+}
 
-func isTokenError(err error) bool {
-	var te *TokenError
-	return errors.As(err, &te)
+// LookupKey finds a tenant or platform key by hash.
+func (k *StoreKeys) LookupKey(ctx context.Context, hash [32]byte) (authn.KeyRecord, error) {
+	tk, err := k.Store.APIKeyByHash(ctx, hash[:])
+	if err == nil && len(tk.Hash) != len(hash) {
+		return authn.KeyRecord{}, fmt.Errorf("api key %s: stored hash has %d bytes", tk.ID, len(tk.Hash))
+	}
+	if err == nil {
+		k.mu.Lock()
+		if k.tenants == nil || len(k.tenants) > 100_000 {
+			k.tenants = map[string]string{}
+		}
+		k.tenants[tk.ID] = tk.TenantID
+		k.mu.Unlock()
+		rec := authn.KeyRecord{ID: tk.ID, Kind: apikey.KindTenant, TenantID: tk.TenantID, Hash: [32]byte(tk.Hash), Scopes: tk.Scopes, CreatedBy: tk.CreatedBy}
+		if tk.ExpiresAt != nil {
+			rec.ExpiresAt = *tk.ExpiresAt
+		}
+		if tk.RevokedAt != nil {
+			rec.RevokedAt = *tk.RevokedAt
+		}
+		return rec, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return authn.KeyRecord{}, fmt.Errorf("look up api key: %w", err)
+	}
+	pk, err := k.Store.PlatformKeyByHash(ctx, hash[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return authn.KeyRecord{}, authn.ErrKeyNotFound
+	}
+	if err != nil {
+		return authn.KeyRecord{}, fmt.Errorf("look up platform key: %w", err)
+	}
+	if len(pk.Hash) != len(hash) {
+		return authn.KeyRecord{}, fmt.Errorf("platform key %s: stored hash has %d bytes", pk.ID, len(pk.Hash))
+	}
+	rec := authn.KeyRecord{ID: pk.ID, Kind: apikey.KindPlatform, Hash: [32]byte(pk.Hash)}
+	if pk.RevokedAt != nil {
+		rec.RevokedAt = *pk.RevokedAt
+	}
+	return rec, nil
+}
+
+// Touch records a tenant key's last use (platform keys are not tracked).
+func (k *StoreKeys) Touch(ctx context.Context, keyID string, at time.Time) error {
+	k.mu.Lock()
+	tenant, ok := k.tenants[keyID]
+	k.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return k.Store.TouchAPIKey(ctx, tenant, keyID, at)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,17 +19,19 @@ import (
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/internal/store/sqlite"
 	"github.com/fast-saas/fast-saas/middleware/apikey"
+	"github.com/fast-saas/fast-saas/middleware/authn"
 )
 
-// fakeUsers accepts tokens "user:<sub>" (a stand-in for verified Logto JWTs).
-type fakeUsers struct{}
+// testVerifier verifies API keys with the real middleware/authn over the
+// store and accepts "user:<sub>" as a stand-in for a verified Logto JWT
+// (JWT verification itself is middleware/authn's, tested there).
+type testVerifier struct{ keys *authn.Authenticator }
 
-func (fakeUsers) VerifyUser(_ context.Context, token string) (string, string, string, error) {
-	sub, ok := strings.CutPrefix(token, "user:")
-	if !ok {
-		return "", "", "", &TokenError{Err: errors.New("not a test token")}
+func (v testVerifier) Authenticate(ctx context.Context, token string) (authn.Principal, error) {
+	if sub, ok := strings.CutPrefix(token, "user:"); ok {
+		return authn.Principal{Kind: authn.KindUser, Subject: sub}, nil
 	}
-	return sub, "", "", nil
+	return v.keys.Authenticate(ctx, token)
 }
 
 // world is a tenant A with one user per role, a tenant B owned by another
@@ -118,9 +119,13 @@ func newWorld(t *testing.T, missingScope string) *world {
 		w.tokens[name] = "user:sub-" + name
 	}
 	w.tokens["none"] = ""
-	auth := &Authenticator{Store: st, Users: fakeUsers{}}
-	svc := &core.Service{Store: st, Plans: testPlans{}, KeyRevoked: auth.Forget}
-	auth.Service = svc
+	keys, err := authn.New(ctx, authn.Options{Keys: &StoreKeys{Store: st}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { keys.Close() })
+	svc := &core.Service{Store: st, Plans: testPlans{}, KeyRevoked: func(h []byte) { _ = keys.RevokeHash(ctx, [32]byte(h)) }}
+	auth := &Authenticator{Verifier: testVerifier{keys}, Service: svc}
 	h, err := New(Options{Service: svc, Auth: auth, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -1,46 +1,50 @@
 package server
 
-import "github.com/fast-saas/fast-saas/internal/core"
+import (
+	"github.com/fast-saas/fast-saas/internal/core"
+	"github.com/fast-saas/fast-saas/middleware/entitlements"
+)
 
-// defaultPlans is the plan table of spec/plans-and-metrics.md as core
-// shows it. TEMPORARY: middleware/entitlements is THE plan table (and
-// reads FASTSAAS_PLANS_FILE); this copy goes as soon as it lands.
-type defaultPlans struct{ plans []core.Plan }
+// planTable shows middleware/entitlements' plan table (THE plan table) to
+// core, with every known feature listed true or false.
+type planTable struct{ t *entitlements.Plans }
 
-func newDefaultPlans() *defaultPlans {
-	all := func(except ...string) map[string]bool {
-		m := map[string]bool{"core": true, "advanced_analytics": true, "priority_support": true, "custom_domain": true,
-			"api_access": true, "sso": true, "audit_log": true, "white_label": true}
-		for _, e := range except {
-			m[e] = false
-		}
-		return m
+func loadPlans(path string) (*entitlements.Plans, error) {
+	if path == "" {
+		return entitlements.Default(), nil
 	}
-	only := func(on ...string) map[string]bool {
-		m := all()
-		for k := range m {
-			m[k] = false
-		}
-		for _, f := range on {
-			m[f] = true
-		}
-		return m
-	}
-	return &defaultPlans{plans: []core.Plan{
-		{ID: "free", Name: "Free", APICallsPerMonth: 1000, RateLimitPerMinute: 60, StorageMB: 100, TeamMembers: 1, Features: only("core")},
-		{ID: "starter", Name: "Starter", APICallsPerMonth: 10000, RateLimitPerMinute: 300, StorageMB: 1000, TeamMembers: 5, Features: only("core", "advanced_analytics", "api_access")},
-		{ID: "pro", Name: "Pro", APICallsPerMonth: 100000, RateLimitPerMinute: 1000, StorageMB: 10000, TeamMembers: 25, Features: all("white_label")},
-		{ID: "enterprise", Name: "Enterprise", APICallsPerMonth: -1, RateLimitPerMinute: 5000, StorageMB: -1, TeamMembers: -1, Features: all()},
-	}}
+	return entitlements.LoadFile(path)
 }
 
-func (p *defaultPlans) Plans() []core.Plan { return p.plans }
-
-func (p *defaultPlans) Plan(id string) (core.Plan, bool) {
-	for _, pl := range p.plans {
-		if pl.ID == id {
-			return pl, true
-		}
+func (p planTable) view(pl entitlements.Plan) core.Plan {
+	features := map[string]bool{}
+	for _, f := range p.t.Features() {
+		features[f] = pl.Has(f)
 	}
-	return core.Plan{}, false
+	return core.Plan{ID: pl.ID, Name: pl.Name, APICallsPerMonth: pl.Limits.APICallsPerMonth, RateLimitPerMinute: pl.Limits.RateLimitPerMinute,
+		StorageMB: pl.Limits.StorageMB, TeamMembers: pl.Limits.TeamMembers, Features: features}
+}
+
+func (p planTable) Plans() []core.Plan {
+	var out []core.Plan
+	for _, pl := range p.t.List() {
+		out = append(out, p.view(pl))
+	}
+	return out
+}
+
+func (p planTable) Plan(id string) (core.Plan, bool) {
+	pl, ok := p.t.Get(id)
+	if !ok {
+		return core.Plan{}, false
+	}
+	return p.view(pl), true
+}
+
+func planIDs(t *entitlements.Plans) []string {
+	var ids []string
+	for _, pl := range t.List() {
+		ids = append(ids, pl.ID)
+	}
+	return ids
 }

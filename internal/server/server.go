@@ -24,6 +24,8 @@ import (
 	"github.com/fast-saas/fast-saas/internal/core"
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/middleware/apikey"
+	"github.com/fast-saas/fast-saas/middleware/authn"
+	"github.com/fast-saas/fast-saas/middleware/entitlements"
 )
 
 // Server is a composed fast-saas API server.
@@ -33,6 +35,8 @@ type Server struct {
 	Service *core.Service
 	Handler *api.Handler
 	Logger  *slog.Logger
+	Plans   *entitlements.Plans
+	Authn   *authn.Authenticator
 
 	redis  *redis.Client
 	sentry bool
@@ -44,11 +48,15 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 		return nil, err
 	}
 	logger := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	st, err := openStore(ctx, cfg)
+	plans, err := loadPlans(cfg.PlansFile)
+	if err != nil {
+		return nil, fmt.Errorf("FASTSAAS_PLANS_FILE: %w", err)
+	}
+	st, err := openStore(ctx, cfg, planIDs(plans))
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, Store: st, Logger: logger}
+	s := &Server{Config: cfg, Store: st, Logger: logger, Plans: plans}
 	checks := []api.Check{{Name: "store", Fn: st.Ping}}
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
@@ -61,9 +69,22 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 		s.redis = redis.NewClient(opts)
 		checks = append(checks, api.Check{Name: "redis", Fn: func(ctx context.Context) error { return s.redis.Ping(ctx).Err() }})
 	}
-	auth := &api.Authenticator{Store: st}
-	s.Service = &core.Service{Store: st, Plans: newDefaultPlans(), Lago: cfg.LagoAPIURL != "", KeyRevoked: auth.Forget}
-	auth.Service = s.Service
+	s.Authn, err = authn.New(ctx, authn.Options{LogtoEndpoint: cfg.LogtoEndpoint, Audience: cfg.LogtoAudience,
+		Keys: &api.StoreKeys{Store: st}, Redis: redisOrNil(s.redis), Logger: logger})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("authentication: %w", err)
+	}
+	s.Service = &core.Service{Store: st, Plans: planTable{plans}, Lago: cfg.LagoAPIURL != "",
+		KeyRevoked: func(hash []byte) {
+			// Drop the key from every replica's cache now, not after its TTL.
+			if len(hash) == 32 {
+				if err := s.Authn.RevokeHash(context.Background(), [32]byte(hash)); err != nil {
+					logger.Warn("propagate key revocation", slog.String("error", err.Error()))
+				}
+			}
+		}}
+	auth := &api.Authenticator{Verifier: s.Authn, Service: s.Service}
 
 	var report api.Reporter
 	if cfg.SentryDSN != "" {
@@ -147,6 +168,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the store, Redis and flushes error reports.
 func (s *Server) Close() error {
 	var errs []error
+	if s.Authn != nil {
+		errs = append(errs, s.Authn.Close())
+	}
 	if s.redis != nil {
 		errs = append(errs, s.redis.Close())
 	}
@@ -157,4 +181,12 @@ func (s *Server) Close() error {
 		sentry.Flush(2 * time.Second)
 	}
 	return errors.Join(errs...)
+}
+
+// redisOrNil avoids handing a typed nil *redis.Client to an interface.
+func redisOrNil(c *redis.Client) redis.UniversalClient {
+	if c == nil {
+		return nil
+	}
+	return c
 }
