@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -154,6 +155,8 @@ type Authenticator struct {
 	touch    *toucher
 	revoker  *revocationBus
 	closeOne sync.Once
+
+	lastOutageLog atomic.Int64 // unix nanos
 }
 
 // New returns an Authenticator configured by opts. With opts.Redis set it
@@ -351,7 +354,7 @@ func (a *Authenticator) WriteError(w http.ResponseWriter, r *http.Request, err e
 	}
 	switch {
 	case errors.Is(ae.Kind, ErrUnavailable):
-		a.logger.WarnContext(r.Context(), "authentication backend unavailable", "error", ae.Cause)
+		a.logOutage(r.Context(), ae.Cause)
 		w.Header().Set("Retry-After", "5")
 		problem.Error(w, http.StatusServiceUnavailable, problem.CodeAuthUnavailable,
 			"authentication is temporarily unavailable: "+ae.Description)
@@ -361,6 +364,17 @@ func (a *Authenticator) WriteError(w http.ResponseWriter, r *http.Request, err e
 	default:
 		a.challenge(w, "invalid_token", ae.Description)
 	}
+}
+
+// logOutage logs an identity-backend outage at most once per 10 s: during
+// an outage every request fails the same way.
+func (a *Authenticator) logOutage(ctx context.Context, cause error) {
+	now := a.now().UnixNano()
+	last := a.lastOutageLog.Load()
+	if now-last < int64(10*time.Second) || !a.lastOutageLog.CompareAndSwap(last, now) {
+		return
+	}
+	a.logger.WarnContext(ctx, "authn: identity backend unavailable; answering 503", "error", cause)
 }
 
 // challenge writes a 401 with an RFC 6750 error. desc must be fixed text:
