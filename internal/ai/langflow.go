@@ -11,7 +11,7 @@ import (
 
 // Langflow is a client for the Langflow API (https://docs.langflow.org/api-reference-api-examples):
 // GET /api/v1/flows/, GET /api/v1/flows/{id}, POST /api/v1/run/{flow_id},
-// GET /api/v1/all, GET /health. It authenticates with the x-api-key header
+// GET /api/v1/all, GET /health_check. It authenticates with the x-api-key header
 // (Options.APIKey).
 type Langflow struct {
 	b *base
@@ -156,16 +156,21 @@ func (l *Langflow) Components(ctx context.Context) (ComponentCatalog, error) {
 	return out, nil
 }
 
-// Ping checks that Langflow answers GET /health with {"status": "ok"}.
+// Ping checks GET /health_check, Langflow's reliable probe: it queries the
+// database and the chat cache and answers {"status": "ok", "chat": "ok",
+// "db": "ok"}, or 500 when one fails. (GET /health is answered by the ASGI
+// server before Langflow is up, so it proves little.)
 func (l *Langflow) Ping(ctx context.Context) (string, error) {
 	var out struct {
 		Status string `json:"status"`
+		Chat   string `json:"chat"`
+		DB     string `json:"db"`
 	}
-	if err := l.base().callJSON(ctx, "health", http.MethodGet, "/health", nil, nil, &out); err != nil {
+	if err := l.base().callJSON(ctx, "health", http.MethodGet, "/health_check", nil, nil, &out); err != nil {
 		return "", err
 	}
 	if out.Status != "ok" {
 		return "", fmt.Errorf("langflow: health: %w: status %q", ErrInvalidResponse, safeSnippet([]byte(out.Status), 64))
 	}
-	return "status ok", nil
+	return "db " + safeSnippet([]byte(out.DB), 32) + ", chat " + safeSnippet([]byte(out.Chat), 32), nil
 }

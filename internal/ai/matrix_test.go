@@ -139,7 +139,7 @@ func endpoints() []endpoint {
 			_, err := w.langflow.Components(ctx)
 			return err
 		}},
-		{"langflow ping", "GET /health", langflow, func(ctx context.Context, w *world) error {
+		{"langflow ping", "GET /health_check", langflow, func(ctx context.Context, w *world) error {
 			_, err := w.langflow.Ping(ctx)
 			return err
 		}},

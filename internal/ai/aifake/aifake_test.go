@@ -109,6 +109,7 @@ func TestLangflowContract(t *testing.T) {
 	key := map[string]string{"x-api-key": "sk-test"}
 	runRaw(t, l.URL, []rawCase{
 		{"health needs no key", "GET", "/health", nil, "", 200, "application/json", `"status":"ok"`, nil},
+		{"health_check needs no key", "GET", "/health_check", nil, "", 200, "application/json", `"db":"ok"`, nil},
 		{"no key", "GET", "/api/v1/flows/", nil, "", 403, "application/json", `"detail":"An API key must be passed as query or header"`, nil},
 		{"wrong key", "GET", "/api/v1/flows/", map[string]string{"x-api-key": "nope"}, "", 403, "application/json", `"detail"`, nil},
 		{"key as query parameter", "GET", "/api/v1/flows/?x-api-key=sk-test", nil, "", 200, "application/json", id, nil},
@@ -121,6 +122,10 @@ func TestLangflowContract(t *testing.T) {
 		{"run unknown", "POST", "/api/v1/run/nope", key, `{}`, 404, "application/json", `"detail"`, nil},
 		{"run bad output type", "POST", "/api/v1/run/ep", key, `{"output_type":"xml"}`, 422, "application/json", `"literal_error"`, nil},
 		{"components", "GET", "/api/v1/all", key, "", 200, "application/json", `"ChatInput"`, nil},
+	})
+	l.SetDatabaseDown(true)
+	runRaw(t, l.URL, []rawCase{
+		{"health_check with the database down", "GET", "/health_check", nil, "", 500, "application/json", `"detail":{`, nil},
 	})
 }
 

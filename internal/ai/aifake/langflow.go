@@ -16,7 +16,8 @@ import (
 )
 
 // Langflow fakes the parts of the Langflow API (https://docs.langflow.org)
-// that fast-saas uses: GET /health, GET /api/v1/flows/ (a JSON array with
+// that fast-saas uses: GET /health, GET /health_check (500 with the failed
+// checks as "detail" when SetDatabaseDown), GET /api/v1/flows/ (a JSON array with
 // get_all=true, the default; a page object otherwise), GET
 // /api/v1/flows/{flow_id} (a UUID; 422 otherwise), POST
 // /api/v1/run/{flow_id_or_name}, GET /api/v1/all. Every /api/v1 route needs
@@ -30,8 +31,16 @@ type Langflow struct {
 	// APIKey is the key every /api/v1 call must present.
 	APIKey string
 
-	mu    sync.Mutex
-	flows map[string]FakeFlow
+	mu     sync.Mutex
+	flows  map[string]FakeFlow
+	dbDown bool
+}
+
+// SetDatabaseDown makes GET /health_check report the database as failed.
+func (l *Langflow) SetDatabaseDown(down bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dbDown = down
 }
 
 // FakeFlow is a flow stored in the fake.
@@ -55,6 +64,18 @@ func NewLangflow(t testing.TB, apiKey string) *Langflow {
 	mux := http.NewServeMux()
 	l.handle(mux, "GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	l.handle(mux, "GET /health_check", func(w http.ResponseWriter, _ *http.Request) {
+		l.mu.Lock()
+		down := l.dbDown
+		l.mu.Unlock()
+		if down {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{
+				"detail": map[string]string{"status": "nok", "chat": "ok", "db": "error check the server logs"},
+			})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "chat": "ok", "db": "ok"})
 	})
 	l.handle(mux, "GET /api/v1/flows/", l.auth(l.listFlows))
 	l.handle(mux, "GET /api/v1/flows/{flow_id}", l.auth(l.getFlow))
