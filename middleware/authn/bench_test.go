@@ -73,3 +73,30 @@ func BenchmarkJWTCacheHit(b *testing.B)      { benchJWT(b, ecSigner(b, 0, "k"), 
 func BenchmarkJWTVerifyES384(b *testing.B)   { benchJWT(b, ecSigner(b, 0, "k"), false) }
 func BenchmarkJWTVerifyRS256(b *testing.B)   { benchJWT(b, rsaSigner(b, "k"), false) }
 func BenchmarkJWTCacheHitRS256(b *testing.B) { benchJWT(b, rsaSigner(b, "k"), true) }
+
+// BenchmarkAPIKeyCacheHitParallel shows the cache under concurrent load
+// (RWMutex read path).
+func BenchmarkAPIKeyCacheHitParallel(b *testing.B) {
+	s := newStore()
+	a := newAuth(b, Options{Keys: s})
+	var keys []string
+	for range 64 {
+		k, _ := s.add(b, apikey.KindTenant, nil)
+		keys = append(keys, k)
+		if _, err := a.authenticate(context.Background(), k); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := a.authenticate(context.Background(), keys[i%len(keys)]); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
