@@ -27,7 +27,7 @@ const (
 	ImageMatomo           = "matomo:5.13.0-apache"
 	ImageMariaDB          = "mariadb:11.8"
 	ImageMautic           = "mautic/mautic:5.2.8-apache"
-	ImageStalwart         = "stalwartlabs/stalwart:v0.16.15"
+	ImageStalwart         = "stalwartlabs/stalwart:v0.16.22"
 	ImageNocoDB           = "nocodb/nocodb:0.263.8"
 	ImageN8N              = "docker.n8n.io/n8nio/n8n:2.36.9"
 	ImageN8NRunners       = "n8nio/runners:2.36.9"

@@ -928,8 +928,11 @@ func claudeAgentModule() Module {
 			Volumes: []Mount{vol("claude-agent-data", "/var/lib/fast-saas")},
 			Health:  cmd("/usr/local/bin/fast-saas", "probe", "http://127.0.0.1:8090/health"),
 		}},
-		Secrets:  []Secret{hexSecret("FASTSAAS_AGENT_KEY", 32, "bearer key shared by the agent and the API")},
-		Settings: []Setting{{Key: "ANTHROPIC_API_KEY", Description: "your Anthropic API key (required)", Required: true}},
+		Secrets: []Secret{hexSecret("FASTSAAS_AGENT_KEY", 32, "bearer key shared by the agent and the API")},
+		Settings: []Setting{
+			{Key: "ANTHROPIC_API_KEY", Description: "your Anthropic API key", Required: true},
+			{Key: "FASTSAAS_VERSION", Description: "fast-saas release the agent image is built from", Required: true},
+		},
 		MemoryMB: 512,
 		Note:     "Internal only (port 8090, no route): the API calls it with FASTSAAS_AGENT_KEY. Set ANTHROPIC_API_KEY in .env before `up`.",
 	}

@@ -100,6 +100,14 @@ func TestInitScriptOnRealPostgres(t *testing.T) {
 	if hash(b) == before {
 		t.Errorf("password of %s not updated after rotation", b)
 	}
+	// PUBLIC may not connect to b's database; a's (CREATEROLE) keeps the default.
+	var publicConnect bool
+	if err := adminConn.QueryRow(ctx, "SELECT has_database_privilege('public', $1, 'CONNECT')", b).Scan(&publicConnect); err != nil || publicConnect {
+		t.Errorf("PUBLIC CONNECT on %s = %v (%v), want false", b, publicConnect, err)
+	}
+	if err := adminConn.QueryRow(ctx, "SELECT has_database_privilege('public', $1, 'CONNECT')", a).Scan(&publicConnect); err != nil || !publicConnect {
+		t.Errorf("PUBLIC CONNECT on %s = %v (%v), want true (Logto's own roles connect)", a, publicConnect, err)
+	}
 	// Each role can use its own database.
 	u := *admin
 	u.User = url.UserPassword(b, "rotated")

@@ -12,8 +12,11 @@ SELECT format('ALTER ROLE %I WITH LOGIN %s PASSWORD %L', :'role',
        CASE WHEN :'createrole' = 'yes' THEN 'CREATEROLE' ELSE 'NOCREATEROLE' END, :'pw')\gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\gexec
-SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'db')\gexec
 SELECT format('GRANT ALL ON DATABASE %I TO %I', :'db', :'role')\gexec
+-- Other modules' roles may not even connect. Not for roles that create
+-- their own (Logto's seed adds logto_tenant_* roles that use the database).
+SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'db')
+ WHERE :'createrole' = 'no'\gexec
 SQL
 }
 
