@@ -3,6 +3,7 @@ package ai
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -64,6 +65,10 @@ func (c HealthChecker) Check(ctx context.Context, upstreams ...Pinger) []HealthR
 	out := make([]HealthResult, len(upstreams))
 	var wg sync.WaitGroup
 	for i, u := range upstreams {
+		if u == nil { // a nil interface, not a nil client: nothing to name
+			out[i].Status = StatusNotConfigured
+			continue
+		}
 		out[i].Service = u.Service()
 		if !u.Configured() {
 			out[i].Status = StatusNotConfigured
@@ -75,26 +80,37 @@ func (c HealthChecker) Check(ctx context.Context, upstreams ...Pinger) []HealthR
 			start := now()
 			detail, err := u.Ping(ctx)
 			out[i].LatencyMS = now().Sub(start).Milliseconds()
-			out[i].Status, out[i].Detail = classify(detail, err)
+			out[i].Status, out[i].Detail = classify(detail, err, timeout)
 		})
 	}
 	wg.Wait()
 	return out
 }
 
-// classify turns a ping outcome into a status and a detail that is safe to
-// show (error texts of this package never carry credentials).
-func classify(detail string, err error) (string, string) {
+// classify turns a ping outcome into a status and a short detail that is
+// safe to show to API callers: it names what went wrong without the
+// upstream's internal address (transport errors carry it; logs get those).
+func classify(detail string, err error, timeout time.Duration) (string, string) {
 	var ue *UpstreamError
 	switch {
 	case err == nil:
 		return StatusHealthy, detail
 	case errors.As(err, &ue):
-		return StatusUnhealthy, ue.Error()
-	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, ErrTimeout), errors.Is(err, context.Canceled):
-		return StatusUnreachable, err.Error()
+		msg := ue.Message
+		if msg == "" {
+			msg = ue.Body
+		}
+		if msg == "" {
+			return StatusUnhealthy, fmt.Sprintf("status %d", ue.Status)
+		}
+		return StatusUnhealthy, fmt.Sprintf("status %d: %s", ue.Status, safeSnippet([]byte(msg), 200))
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return StatusUnreachable, fmt.Sprintf("no answer within %s", timeout)
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.Canceled):
+		return StatusUnreachable, "connection failed"
+	case errors.Is(err, ErrResponseTooLarge):
+		return StatusUnhealthy, "answer too large"
 	default:
-		return StatusUnhealthy, err.Error()
+		return StatusUnhealthy, "unexpected answer"
 	}
 }

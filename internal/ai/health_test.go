@@ -43,7 +43,7 @@ func TestHealth(t *testing.T) {
 		{Service: "ollama", Status: ai.StatusNotConfigured},
 	}
 	// Details of failures are error texts; check their gist separately.
-	details := []string{"", "upstream status 500", "upstream status 503", "timeout", ""}
+	details := []string{"", "status 500", "status 503", "no answer within 300ms", ""}
 	for i := range got {
 		if configured := i < 4; configured && (got[i].LatencyMS < 7 || got[i].LatencyMS%7 != 0) {
 			t.Errorf("%s latency = %d, want a positive multiple of 7", got[i].Service, got[i].LatencyMS)
@@ -85,5 +85,9 @@ func TestHealthUnreachable(t *testing.T) {
 	got := ai.Health(context.Background(), c)
 	if len(got) != 1 || got[0].Status != ai.StatusUnreachable || got[0].Service != "ollama" {
 		t.Fatalf("got %+v, want ollama unreachable", got)
+	}
+	// The detail is for API callers: no internal address.
+	if got[0].Detail != "connection failed" || strings.Contains(got[0].Detail, "127.0.0.1") {
+		t.Fatalf("detail = %q, want %q", got[0].Detail, "connection failed")
 	}
 }
