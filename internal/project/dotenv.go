@@ -335,3 +335,14 @@ func isPlainValue(v string) bool {
 	}
 	return true
 }
+
+// Line returns the exact text of key's (last) assignment, newline included,
+// so callers can check that a value was kept byte for byte.
+func (f *EnvFile) Line(key string) (string, bool) {
+	for i := len(f.entries) - 1; i >= 0; i-- {
+		if f.entries[i].key == key {
+			return f.entries[i].raw, true
+		}
+	}
+	return "", false
+}

@@ -47,6 +47,7 @@ var (
 	ErrHasDependents = errors.New("module is needed by other selected modules")
 	ErrNotSelected   = errors.New("module is not selected")
 	ErrNotSecret     = errors.New("not a generated secret of the selected modules")
+	ErrEssential     = errors.New("module is in the essential layer, which is always on")
 )
 
 // InitOptions are the choices for a new project.
@@ -181,8 +182,12 @@ func (p *Project) PlanRemove(ids []string, cascade bool) (Plan, error) {
 	selected := before.IDs()
 	drop := make(map[string]bool)
 	for _, id := range ids {
-		if _, ok := p.Catalog.Lookup(id); !ok {
+		m, ok := p.Catalog.Lookup(id)
+		if !ok {
 			return Plan{}, &catalog.UnknownModuleError{Name: id, Suggestion: p.Catalog.Closest(id)}
+		}
+		if m.Layer == catalog.Essential {
+			return Plan{}, fmt.Errorf("cannot remove %s: %w", id, ErrEssential)
 		}
 		if !slices.Contains(selected, id) {
 			return Plan{}, fmt.Errorf("%s: %w", id, ErrNotSelected)

@@ -350,6 +350,9 @@ func TestRemoveDependents(t *testing.T) {
 	if _, err := p2.Remove([]string{"status"}, false); !errors.Is(err, ErrNotSelected) {
 		t.Errorf("Remove of an unselected module: error = %v, want ErrNotSelected", err)
 	}
+	if _, err := p2.Remove([]string{"db"}, true); !errors.Is(err, ErrEssential) {
+		t.Errorf("Remove of an essential module: error = %v, want ErrEssential", err)
+	}
 	var unknown *catalog.UnknownModuleError
 	if _, err := p2.Remove([]string{"shpo"}, false); !errors.As(err, &unknown) || unknown.Suggestion != "shop" {
 		t.Errorf("Remove unknown: error = %v, want UnknownModuleError suggesting shop", err)
