@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/fast-saas/fast-saas/internal/store"
@@ -76,15 +77,42 @@ type wireEvent struct {
 }
 
 func encodeWire(e metering.Event) ([]byte, error) {
-	w := wireEvent{ID: e.ID, TenantID: e.TenantID, Metric: e.Metric, Quantity: e.Quantity, OccurredAt: e.OccurredAt.UnixMicro()}
+	// Hand-built: this runs once per API request on the hot path, and
+	// json.Marshal of the struct would scan the properties a second time.
+	b := make([]byte, 0, 160)
+	b = append(b, `{"i":`...)
+	b = appendJSONString(b, e.ID)
+	b = append(b, `,"t":`...)
+	b = appendJSONString(b, e.TenantID)
+	b = append(b, `,"m":`...)
+	b = appendJSONString(b, e.Metric)
+	b = append(b, `,"q":`...)
+	b = strconv.AppendInt(b, e.Quantity, 10)
+	b = append(b, `,"o":`...)
+	b = strconv.AppendInt(b, e.OccurredAt.UnixMicro(), 10)
 	if len(e.Properties) > 0 {
 		p, err := json.Marshal(e.Properties)
 		if err != nil {
 			return nil, fmt.Errorf("%w: properties: %v", ErrInvalidEvent, err)
 		}
-		w.Properties = p
+		b = append(b, `,"p":`...)
+		b = append(b, p...)
 	}
-	return json.Marshal(w)
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string. Ids and metric codes are
+// plain ASCII, copied as is; anything else goes through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // decodeWire turns a stream entry back into a store row.

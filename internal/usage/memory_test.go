@@ -1,9 +1,12 @@
 package usage
 
 import (
+	"encoding/json"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 	"testing"
 	"time"
 
@@ -268,5 +271,43 @@ func TestBackoffDelay(t *testing.T) {
 				t.Errorf("Delay(%d) = %v, want %v", tt.attempt, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestWireRoundTrip(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 26, 1, 2, 3, 456789000, time.UTC)
+	tests := []metering.Event{
+		{ID: "0193a-id", TenantID: "tenant", Metric: "api_calls", Quantity: 3, OccurredAt: at},
+		{ID: `we"ird\\id`, TenantID: "tén<ant>&", Metric: "m\n1", Quantity: 0, OccurredAt: at,
+			Properties: map[string]any{"route": "GET /x", "n": 2.5, "nested": map[string]any{"ok": true}}},
+	}
+	for _, e := range tests {
+		b, err := encodeWire(e)
+		if err != nil {
+			t.Fatalf("encodeWire(%+v): %v", e, err)
+		}
+		if !json.Valid(b) {
+			t.Fatalf("encodeWire(%+v) = %s, not valid JSON", e, b)
+		}
+		got, err := decodeWire(b)
+		if err != nil {
+			t.Fatalf("decodeWire(%s): %v", b, err)
+		}
+		want, _ := toStore(e)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("round trip of %s (-want +got):\n%s", b, diff)
+		}
+	}
+}
+
+func BenchmarkEncodeWire(b *testing.B) {
+	e := metering.Event{ID: "01938a8e-5c2b-7f00-8000-1234567890ab", TenantID: "01938a8e-0000-7000-8000-000000000000",
+		Metric: "api_calls", Quantity: 1, OccurredAt: time.Now(), Properties: map[string]any{"route": "GET /api/v1/tenants", "status": 200}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := encodeWire(e); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -36,11 +36,11 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-type opener func(t *testing.T, now func() time.Time) store.Store
+type opener func(t testing.TB, now func() time.Time) store.Store
 
 func backends() map[string]opener {
 	return map[string]opener{
-		"sqlite": func(t *testing.T, now func() time.Time) store.Store {
+		"sqlite": func(t testing.TB, now func() time.Time) store.Store {
 			s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "usage.db"), Now: now})
 			if err != nil {
 				t.Fatalf("open sqlite: %v", err)
@@ -51,7 +51,7 @@ func backends() map[string]opener {
 		// Postgres needs FASTSAAS_TEST_POSTGRES_URL (skipped without it,
 		// failed in CI). The pipeline's store calls are platform-scope, so
 		// the admin role of testenv is what production's app role sees too.
-		"postgres": func(t *testing.T, now func() time.Time) store.Store {
+		"postgres": func(t testing.TB, now func() time.Time) store.Store {
 			s, err := postgres.Open(context.Background(), postgres.Options{URL: testenv.Postgres(t), Now: now})
 			if err != nil {
 				t.Fatalf("open postgres: %v", err)
