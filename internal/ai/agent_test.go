@@ -219,6 +219,19 @@ func TestAgentAuthAndEscaping(t *testing.T) {
 	if req.EscapedPath != "/v1/jobs/a%2Fb%3Fc" || req.Query.Get("owner") != "tenant x" {
 		t.Fatalf("request = %s ? %v", req.EscapedPath, req.Query)
 	}
+	_, err = c.CancelJob(context.Background(), "../x", "a&b=c")
+	if !errors.As(err, &ue) || ue.Status != http.StatusNotFound {
+		t.Fatalf("cancel: err = %v, want 404", err)
+	}
+	req = fake.LastRequest()
+	if req.Method != http.MethodDelete || req.EscapedPath != "/v1/jobs/..%2Fx" || req.Query.Get("owner") != "a&b=c" || len(req.Query) != 1 {
+		t.Fatalf("cancel request = %s %s ? %v", req.Method, req.EscapedPath, req.Query)
+	}
+	for _, bad := range []string{"", ".", ".."} {
+		if _, err := c.CancelJob(context.Background(), bad, ""); !errors.Is(err, ai.ErrInvalidArgument) {
+			t.Fatalf("cancel %q: err = %v, want ErrInvalidArgument", bad, err)
+		}
+	}
 }
 
 func TestLangfuseHealth(t *testing.T) {

@@ -157,6 +157,18 @@ func TestLangflowEscaping(t *testing.T) {
 			}
 		})
 	}
+	t.Run("get flow", func(t *testing.T) {
+		t.Parallel()
+		fake, c := newLangflow(t, testLangflowKey)
+		_, err := c.GetFlow(context.Background(), "a/b?c#d")
+		var ue *ai.UpstreamError
+		if !errors.As(err, &ue) || ue.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("err = %v, want Langflow's 422 for a non-UUID id", err)
+		}
+		if req := fake.LastRequest(); req.EscapedPath != "/api/v1/flows/a%2Fb%3Fc%23d" {
+			t.Fatalf("escaped path = %q", req.EscapedPath)
+		}
+	})
 	for _, bad := range []string{"", ".", ".."} {
 		t.Run("refuse "+bad, func(t *testing.T) {
 			t.Parallel()
