@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/fast-saas/fast-saas/internal/testenv"
 	"github.com/fast-saas/fast-saas/middleware/apikey"
@@ -383,5 +384,65 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 			t.Fatal("B still accepts the key 5 s after A revoked it by hash")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// When the subscriber's connection drops, revocations published meanwhile
+// are lost; on resubscription the replica forgets its whole key cache.
+func TestRevocationResubscribeClearsCache(t *testing.T) {
+	t.Parallel()
+	shared, prefix := testenv.Redis(t)
+	o := *shared.Options()
+	o.ClientName = "fst-authn-" + testenv.Suffix()
+	rdb := redis.NewClient(&o)
+	t.Cleanup(func() { rdb.Close() })
+
+	clock := newClock()
+	s := newStore()
+	b := newAuth(t, Options{Keys: keyOnlyStore{s}, Now: clock.Now, Redis: rdb, RevocationChannel: prefix + "revocations"})
+	ctx := context.Background()
+	k, _ := s.add(t, apikey.KindTenant, nil)
+	for range 2 {
+		if _, err := b.Authenticate(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.calls.Load(); got != 1 {
+		t.Fatalf("store calls = %d, want 1 (cached)", got)
+	}
+
+	// Kill exactly our subscriber connection (found by its client name).
+	list, err := shared.ClientList(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := 0
+	for _, line := range strings.Split(list, "\n") {
+		if strings.Contains(line, " name="+o.ClientName+" ") && !strings.Contains(line, " sub=0 ") {
+			for _, field := range strings.Fields(line) {
+				if id, ok := strings.CutPrefix(field, "id="); ok {
+					if err := shared.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
+						t.Fatal(err)
+					}
+					killed++
+				}
+			}
+		}
+	}
+	if killed != 1 {
+		t.Fatalf("killed %d subscriber connections, want 1; CLIENT LIST:\n%s", killed, list)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := b.Authenticate(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		if s.calls.Load() > 1 {
+			break // the cache was cleared: the key was looked up again
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("cache not cleared 10 s after the subscriber reconnected")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
