@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -48,20 +49,21 @@ func (ps PlanSet) Check(plan string) error {
 	return fmt.Errorf("%w: plan %q", ErrInvalid, plan)
 }
 
-// NormalizeJSONObject returns raw compacted, or {} when empty; it must be a JSON object.
+// NormalizeJSONObject returns raw compacted, or {} when empty; it must be a
+// JSON object. (Compacting keeps key order; Postgres jsonb normalizes it.)
 func NormalizeJSONObject(field string, raw json.RawMessage) (string, error) {
-	if len(strings.TrimSpace(string(raw))) == 0 {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 {
 		return "{}", nil
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+	if trimmed[0] != '{' || !json.Valid(trimmed) {
 		return "", fmt.Errorf("%w: %s must be a JSON object", ErrInvalid, field)
 	}
-	enc, err := json.Marshal(obj) // keys sorted, compact: same bytes on every backend
-	if err != nil {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, trimmed); err != nil {
 		return "", fmt.Errorf("%w: %s: %v", ErrInvalid, field, err)
 	}
-	return string(enc), nil
+	return buf.String(), nil
 }
 
 // CheckText rejects empty (when required) or over-long values.

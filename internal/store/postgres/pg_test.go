@@ -17,17 +17,18 @@ import (
 )
 
 // appDatabase returns the URL of a fresh database owned by a fresh
-// NON-superuser role, connecting as that role: superusers bypass row-level
-// security, so the store must be tested the way it runs in production.
-func appDatabase(t testing.TB) string {
+// NON-superuser role, connecting as that role (superusers bypass row-level
+// security, so the store must be tested the way it runs in production),
+// and the admin URL of the same database.
+func appDatabase(t testing.TB) (app, admin string) {
 	t.Helper()
-	admin := os.Getenv(testenv.PostgresVar)
-	if admin == "" {
+	root := os.Getenv(testenv.PostgresVar)
+	if root == "" {
 		testenv.Postgres(t) // skips, or fails in CI, naming the variable
 	}
 	ctx := context.Background()
 	role := "fst_app_" + testenv.Suffix()
-	conn, err := pgx.Connect(ctx, admin)
+	conn, err := pgx.Connect(ctx, root)
 	if err != nil {
 		testenv.Postgres(t) // same skip/fail handling for an unreachable server
 		t.Fatalf("connect admin: %v", err)
@@ -38,7 +39,7 @@ func appDatabase(t testing.TB) string {
 	}
 	// Registered before testenv.Postgres, so it runs after the database is dropped.
 	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), admin)
+		c, err := pgx.Connect(context.Background(), root)
 		if err != nil {
 			t.Logf("drop role %s: %v", role, err)
 			return
@@ -58,18 +59,25 @@ func appDatabase(t testing.TB) string {
 		t.Fatalf("alter database owner: %v", err)
 	}
 	u.User = url.User(role)
-	return u.String()
+	return u.String(), dbURL
 }
 
 func open(t testing.TB, now func() time.Time) (store.Store, string) {
 	t.Helper()
-	dsn := appDatabase(t)
+	s, dsn, _ := openBoth(t, now)
+	return s, dsn
+}
+
+// openBoth opens the store as the app role and returns its URL and the admin URL.
+func openBoth(t testing.TB, now func() time.Time) (store.Store, string, string) {
+	t.Helper()
+	dsn, admin := appDatabase(t)
 	s, err := postgres.Open(context.Background(), postgres.Options{URL: dsn, Now: now})
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s, dsn
+	return s, dsn, admin
 }
 
 func TestConformance(t *testing.T) {

@@ -70,6 +70,11 @@ func DSN(path string, write bool, busy time.Duration) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)") // durable across process crashes in WAL mode
+	// Statement journals (multi-row INSERT … ON CONFLICT with a trigger)
+	// and sorts stay in memory instead of temp files; a larger page cache
+	// keeps the event indexes hot. Both measured on the ingest benchmark.
+	q.Add("_pragma", "temp_store(MEMORY)")
+	q.Add("_pragma", "cache_size(-32768)") // KiB: 32 MiB per connection
 	if write {
 		q.Set("_txlock", "immediate")
 	} else {

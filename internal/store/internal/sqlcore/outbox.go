@@ -54,6 +54,14 @@ func (d *DB) EnqueueOutbox(ctx context.Context, it store.OutboxItem) (store.Outb
 		Status: store.OutboxPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 	}
 	err = d.run(ctx, it.TenantID, true, func(c Conn) error {
+		// Checked here rather than by a foreign key (see the Postgres migration 00002).
+		var one int
+		if err := c.QueryRow(ctx, `SELECT 1 FROM tenants WHERE id = ?`, it.TenantID).Scan(&one); err != nil {
+			if isNoRows(err) {
+				return notFound("tenant")
+			}
+			return err
+		}
 		_, err := c.Exec(ctx, `INSERT INTO lago_outbox (`+outboxCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
 			it.ID, it.TenantID, it.Kind, nil, payload, string(it.Status), 0, "", d.t(now), d.t(now), d.t(now))
 		return err

@@ -1,0 +1,132 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fast-saas/fast-saas/internal/store"
+	"github.com/fast-saas/fast-saas/internal/store/internal/sqlcore"
+	"github.com/fast-saas/fast-saas/internal/store/postgres"
+)
+
+const benchBatch = 1000
+
+// benchEvents makes n events spread over tenants, unique per call (seq).
+func benchEvents(tenants []string, seq, n int) []store.UsageEvent {
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	out := make([]store.UsageEvent, n)
+	for i := range out {
+		out[i] = store.UsageEvent{
+			TenantID: tenants[i%len(tenants)], Metric: "api_calls", Quantity: 1,
+			Properties:    []byte(`{"route":"/api/v1/things","method":"GET"}`),
+			TransactionID: fmt.Sprintf("b%d-%d", seq, i), OccurredAt: at.Add(time.Duration(i) * time.Millisecond),
+		}
+	}
+	return out
+}
+
+func benchTenants(b *testing.B, s store.Store, n int) []string {
+	var ids []string
+	for i := range n {
+		tn, err := s.CreateTenant(context.Background(), store.Tenant{Slug: fmt.Sprintf("bench-%d", i), Name: "B", Plan: "free"}, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, tn.ID)
+	}
+	return ids
+}
+
+// BenchmarkIngest compares InsertUsageBatch (COPY to staging + INSERT … ON
+// CONFLICT + outbox rows, as the RLS-bound app role) with a raw COPY of the
+// same kind of rows straight into usage_events (as the admin: COPY FROM is
+// not allowed into a table under row-level security). The two alternate
+// batch by batch on the same database, so both see the same machine load;
+// the ratio is reported as copy-ratio-%.
+func BenchmarkIngest(b *testing.B) {
+	s, _, admin := openBoth(b, nil)
+	tenants := benchTenants(b, s, 10)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	cols := []string{"id", "tenant_id", "metric", "quantity", "properties", "transaction_id", "occurred_at", "received_at"}
+	ours := make([][]store.UsageEvent, b.N)
+	raw := make([][]store.UsageEvent, b.N)
+	for i := range b.N {
+		ours[i] = benchEvents(tenants, 2*i, benchBatch)
+		// The raw rows get the preparation InsertUsageBatch does (ids, JSON) outside the timer.
+		if raw[i], err = sqlcore.PrepareEvents(benchEvents(tenants, 2*i+1, benchBatch), time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var oursTime, rawTime time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		ins, _, err := s.InsertUsageBatch(ctx, ours[i])
+		oursTime += time.Since(t0)
+		if err != nil || ins != benchBatch {
+			b.Fatalf("inserted %d: %v", ins, err)
+		}
+		t0 = time.Now()
+		n, err := conn.CopyFrom(ctx, pgx.Identifier{"usage_events"}, cols, postgres.EventRows(raw[i]))
+		rawTime += time.Since(t0)
+		if err != nil || n != benchBatch {
+			b.Fatalf("copied %d: %v", n, err)
+		}
+	}
+	b.StopTimer()
+	oursRate := float64(b.N*benchBatch) / oursTime.Seconds()
+	rawRate := float64(b.N*benchBatch) / rawTime.Seconds()
+	b.ReportMetric(oursRate, "events/s")
+	b.ReportMetric(rawRate, "raw-copy-events/s")
+	b.ReportMetric(100*oursRate/rawRate, "copy-ratio-%")
+	b.ReportMetric(0, "ns/op") // per-op time mixes both; the rates above are the result
+}
+
+// BenchmarkAPIKeyByHash times single lookups among 10,000 keys and reports the median.
+func BenchmarkAPIKeyByHash(b *testing.B) {
+	s, _ := open(b, nil)
+	tenants := benchTenants(b, s, 10)
+	ctx := context.Background()
+	const keys = 10000
+	hashes := make([][]byte, keys)
+	for i := range hashes {
+		h := sha256.Sum256([]byte(fmt.Sprint("key", i)))
+		hashes[i] = h[:]
+	}
+	// Insert keys in one transaction for setup speed.
+	if err := s.Tx(ctx, func(tx store.Tx) error {
+		for i, h := range hashes {
+			if _, err := tx.CreateAPIKey(ctx, store.APIKey{TenantID: tenants[i%len(tenants)], Name: "k", Hash: h}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	durations := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		k, err := s.APIKeyByHash(ctx, hashes[i%keys])
+		durations = append(durations, time.Since(t0))
+		if err != nil || k.TenantID == "" {
+			b.Fatalf("lookup: %v", err)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(durations)
+	b.ReportMetric(float64(durations[len(durations)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(durations[len(durations)*99/100].Nanoseconds())/1e3, "p99-µs")
+}

@@ -1,0 +1,46 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/fast-saas/fast-saas/internal/store"
+)
+
+// BenchmarkInsertUsageBatch measures durable ingest of 1000-event batches
+// (multi-row prepared INSERT … ON CONFLICT DO NOTHING + outbox trigger, one
+// transaction per batch).
+func BenchmarkInsertUsageBatch(b *testing.B) {
+	s := open(b, nil)
+	ctx := context.Background()
+	var tenants []string
+	for i := range 10 {
+		tn, err := s.CreateTenant(ctx, store.Tenant{Slug: fmt.Sprintf("bench-%d", i), Name: "B", Plan: "free"}, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		tenants = append(tenants, tn.ID)
+	}
+	const batch = 1000
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	batches := make([][]store.UsageEvent, b.N)
+	for n := range batches {
+		evs := make([]store.UsageEvent, batch)
+		for i := range evs {
+			evs[i] = store.UsageEvent{TenantID: tenants[i%len(tenants)], Metric: "api_calls", Quantity: 1,
+				Properties:    []byte(`{"route":"/api/v1/things","method":"GET"}`),
+				TransactionID: fmt.Sprintf("b%d-%d", n, i), OccurredAt: at.Add(time.Duration(i) * time.Millisecond)}
+		}
+		batches[n] = evs
+	}
+	b.ResetTimer()
+	for n := range b.N {
+		ins, _, err := s.InsertUsageBatch(ctx, batches[n])
+		if err != nil || ins != batch {
+			b.Fatalf("inserted %d: %v", ins, err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+}
