@@ -59,6 +59,8 @@ func TestModulesAreComplete(t *testing.T) {
 	c := Default()
 	services := map[string]string{}
 	secretOwner := map[string]string{}
+	subdomains := map[string]string{}
+	volumes := map[string]string{}
 	for _, m := range c.Modules() {
 		t.Run(m.ID, func(t *testing.T) {
 			if m.Name == "" || m.Description == "" || m.Note == "" {
@@ -111,7 +113,22 @@ func TestModulesAreComplete(t *testing.T) {
 					}
 				}
 			}
+			for _, ctr := range m.Containers {
+				for _, v := range ctr.Volumes {
+					if v.IsBind() {
+						continue
+					}
+					if prev, dup := volumes[v.Source]; dup && prev != m.ID {
+						t.Errorf("volume %s also used by module %s", v.Source, prev)
+					}
+					volumes[v.Source] = m.ID
+				}
+			}
 			for _, r := range m.Routes {
+				if prev, dup := subdomains[r.Subdomain]; dup {
+					t.Errorf("subdomain %s also routed by %s", r.Subdomain, prev)
+				}
+				subdomains[r.Subdomain] = m.ID
 				p, ok := ports[r.Service]
 				if !ok || !slices.Contains(p, r.Port) {
 					t.Errorf("route %s → %s:%d: no such container port in the module", r.Subdomain, r.Service, r.Port)

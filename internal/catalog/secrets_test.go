@@ -188,3 +188,30 @@ func TestRandomAlnumCoversAlphabet(t *testing.T) {
 	}
 
 }
+
+// BenchmarkFillSecretsAll generates every secret of the full catalog (the
+// rest of `init --yes`'s work). RSA key generation for Lago dominates.
+func BenchmarkFillSecretsAll(b *testing.B) {
+	secrets := allSecrets()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := FillSecrets(secrets, map[string]string{}, rand.Reader); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFillSecretsWithoutRSA(b *testing.B) {
+	var secrets []Secret
+	for _, s := range allSecrets() {
+		if s.Format != FormatRSAPEMBase64 {
+			secrets = append(secrets, s)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := FillSecrets(secrets, map[string]string{}, rand.Reader); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

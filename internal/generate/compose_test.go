@@ -432,3 +432,49 @@ func TestPrometheusConfigValidates(t *testing.T) {
 		}
 	}
 }
+
+func TestValidDomain(t *testing.T) {
+	t.Parallel()
+	good := []string{"example.com", "localhost", "stack.localhost", "a-b.example.co.uk", "x1.io"}
+	bad := []string{"", "Example.com", "https://example.com", "example.com:443", "exa mple.com", "example.com/", "{$X}", "-a.com", "a..com", "example.com\n{", strings.Repeat("a", 64) + ".com"}
+	for _, d := range good {
+		if err := ValidDomain(d); err != nil {
+			t.Errorf("ValidDomain(%q) = %v", d, err)
+		}
+	}
+	for _, d := range bad {
+		if err := ValidDomain(d); err == nil {
+			t.Errorf("ValidDomain(%q) accepted", d)
+		}
+		if _, err := Project(Input{Domain: d}); err == nil {
+			t.Errorf("Project accepted domain %q", d)
+		}
+	}
+}
+
+// --gpu adds an NVIDIA reservation to ollama only, and compose accepts it.
+func TestGPU(t *testing.T) {
+	t.Parallel()
+	c := catalog.Default()
+	in := realInput(t, c, []string{"ollama", "librechat"}, "example.com")
+	in.GPU = true
+	dir, _, env := writeProject(t, in)
+	p, err := loadCompose(t, dir, env, []string{"ai"}, ComposeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, svc := range p.Services {
+		hasGPU := svc.Deploy != nil && svc.Deploy.Resources.Reservations != nil && len(svc.Deploy.Resources.Reservations.Devices) > 0
+		if hasGPU != (name == "ollama") {
+			t.Errorf("%s: GPU reservation = %v", name, hasGPU)
+		}
+	}
+	in.GPU = false
+	files, err := Project(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(fileData(t, files, ComposeFile)), "nvidia") {
+		t.Error("GPU block present without --gpu")
+	}
+}

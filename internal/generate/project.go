@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 
 	"github.com/fast-saas/fast-saas/internal/catalog"
 )
@@ -23,8 +24,8 @@ const (
 // order below. It fails when the selection is not self-consistent: a missing
 // dependency, a clash of service names, or a value that no .env key provides.
 func Project(in Input) ([]File, error) {
-	if in.Domain == "" {
-		return nil, errors.New("generate: domain is empty")
+	if err := ValidDomain(in.Domain); err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
 	}
 	for _, m := range in.Modules {
 		for _, d := range m.Dependencies {
@@ -73,6 +74,23 @@ func Project(in Input) ([]File, error) {
 		files = append(files, File{Path: "ops/n8n/workflows/README.md", Mode: rw, Data: []byte(n8nWorkflowsReadme)})
 	}
 	return files, nil
+}
+
+var domainRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+
+// ValidDomain checks that domain is a lowercase DNS name. It ends up in the
+// Caddyfile and in URLs, so anything else (spaces, braces, a scheme, a
+// port) is refused rather than escaped.
+func ValidDomain(domain string) error {
+	switch {
+	case domain == "":
+		return errors.New("domain is empty")
+	case len(domain) > 253:
+		return fmt.Errorf("domain %.20q… is longer than 253 characters", domain)
+	case !domainRE.MatchString(domain):
+		return fmt.Errorf("domain %q is not a lowercase DNS name like example.com (no scheme, port or path)", domain)
+	}
+	return nil
 }
 
 // Resolve is a convenience for callers and tests: resolve ids in c and fill
