@@ -436,29 +436,28 @@ func errorMessage(body []byte) (msg, code string) {
 }
 
 // safeSnippet returns at most n bytes of valid UTF-8 with control characters
-// replaced, so upstream text can go into logs and problem details.
+// replaced, so upstream text can go into logs and problem details. It
+// sanitises before cutting: replacing an invalid byte with U+FFFD grows the
+// text, so cutting first could exceed n.
 func safeSnippet(b []byte, n int) string {
-	if len(b) > n {
-		b = b[:n]
-		// Do not leave half a rune at the cut.
-		for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.FullRune(b[lastRuneStart(b):]); i++ {
-			b = b[:len(b)-1]
-		}
+	// Sanitising never shrinks the text, so 4n input bytes are enough to
+	// fill n output bytes; the rest is not worth the work.
+	if len(b) > 4*n {
+		b = b[:4*n]
 	}
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	return strings.TrimSpace(strings.Map(func(r rune) rune {
+	s := strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
 		}
 		return r
-	}, s))
-}
-
-// lastRuneStart is the index where the last (possibly partial) rune begins.
-func lastRuneStart(b []byte) int {
-	i := len(b) - 1
-	for i > 0 && len(b)-i < utf8.UTFMax && !utf8.RuneStart(b[i]) {
-		i--
+	}, strings.ToValidUTF8(string(b), "\uFFFD"))
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		cut := n
+		for cut > 0 && !utf8.RuneStart(s[cut]) { // never half a rune
+			cut--
+		}
+		s = strings.TrimSpace(s[:cut])
 	}
-	return i
+	return s
 }

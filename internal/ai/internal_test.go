@@ -248,3 +248,32 @@ func FuzzReadLine(f *testing.F) {
 		t.Fatal("readLine did not reach the end of its input")
 	})
 }
+
+// FuzzErrorMessage: upstream error bodies are untrusted; what we keep of
+// them must be short, valid UTF-8 and free of control characters, because
+// it reaches logs and problem details.
+func FuzzErrorMessage(f *testing.F) {
+	for _, s := range []string{
+		`{"error":"model 'x' not found"}`,
+		`{"detail":[{"loc":["body"],"msg":"a"},{"msg":"b"}]}`,
+		`{"detail":{"status":"nok"}}`,
+		`{"title":"Conflict","code":"job_finished","detail":"x"}`,
+		"{\"error\":\"\\u0000\\n\xff\"}",
+		`<html>502</html>`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		msg, code := errorMessage(body)
+		for _, s := range []string{msg, code, safeSnippet(body, maxErrorBody)} {
+			if !utf8.ValidString(s) || len(s) > maxErrorBody {
+				t.Fatalf("unsafe or long output %q", s)
+			}
+			for _, r := range s {
+				if r < 0x20 || r == 0x7f {
+					t.Fatalf("control character in %q", s)
+				}
+			}
+		}
+	})
+}
