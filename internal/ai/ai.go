@@ -74,6 +74,9 @@ type Options struct {
 	// response-header timeouts derived from Timeout. A caller-supplied
 	// client should have no Client.Timeout shorter than the streams it is
 	// used for (Ollama pull): per-call limits come from Timeout instead.
+	// It should not follow redirects either (the default client does not):
+	// a redirect would send the request, and its credentials, to a URL
+	// that configuration never named.
 	HTTPClient *http.Client
 	// Timeout bounds each call. For a streamed call (Ollama pull) it bounds
 	// the wait for each next progress line instead of the whole download.

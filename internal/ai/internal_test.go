@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -276,4 +277,23 @@ func FuzzErrorMessage(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	t.Parallel()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("redirect followed to %s with x-api-key %q", r.URL, r.Header.Get("x-api-key"))
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.RedirectHandler(other.URL+"/steal", http.StatusFound))
+	defer srv.Close()
+	c, err := NewLangflow(srv.URL, Options{APIKey: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ListFlows(t.Context(), ListFlowsOptions{})
+	var ue *UpstreamError
+	if !errors.As(err, &ue) || ue.Status != http.StatusFound || ue.ProxyStatus() != http.StatusBadGateway {
+		t.Fatalf("err = %v, want the 302 as an UpstreamError mapped to 502", err)
+	}
 }
