@@ -874,9 +874,11 @@ func langflowModule() Module {
 			),
 			Ports:   []int{7860},
 			Volumes: []Mount{vol("langflow-data", "/app/langflow")},
-			Health:  slow(pythonGet("http://127.0.0.1:7860/health"), "120s"),
+			// /health answers before Langflow is up; /health_check also
+			// queries its database.
+			Health: slow(pythonGet("http://127.0.0.1:7860/health_check"), "120s"),
 		}},
-		Routes: []Route{{Subdomain: "flow", Service: "langflow", Port: 7860, AdminConsole: true, HealthPath: "/health"}},
+		Routes: []Route{{Subdomain: "flow", Service: "langflow", Port: 7860, AdminConsole: true, HealthPath: "/health_check"}},
 		Secrets: []Secret{
 			password("LANGFLOW_DB_PASSWORD", "password of the langflow database role"),
 			password("LANGFLOW_SUPERUSER_PASSWORD", "Langflow superuser password (user admin)"),
