@@ -131,24 +131,35 @@ type backend struct {
 	rebound sync.Map // query with ? → query with $n; the set of queries is small and fixed
 }
 
+// Begin starts a transaction. Reads outside Tx get a pipelined
+// connection instead (see readConn): no BEGIN/COMMIT round trips.
 func (b *backend) Begin(ctx context.Context, write bool) (sqlcore.TxConn, error) {
-	opts := pgx.TxOptions{}
 	if !write {
-		opts.AccessMode = pgx.ReadOnly
+		return &readConn{be: b}, nil
 	}
-	tx, err := b.pool.BeginTx(ctx, opts)
+	tx, err := b.pool.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return &conn{tx: tx, be: b}, nil
 }
 
-func (b *backend) Scope(ctx context.Context, c sqlcore.Conn, tenantID string) error {
-	bypass := "off"
+const setScope = `SELECT set_config('app.tenant_id', $1, true), set_config('app.bypass_rls', $2, true)`
+
+func scopeArgs(tenantID string) (string, string) {
 	if tenantID == sqlcore.PlatformScope {
-		bypass = "on"
+		return "", "on"
 	}
-	_, err := c.Exec(ctx, `SELECT set_config('app.tenant_id', ?, true), set_config('app.bypass_rls', ?, true)`, tenantID, bypass)
+	return tenantID, "off"
+}
+
+func (b *backend) Scope(ctx context.Context, c sqlcore.Conn, tenantID string) error {
+	if rc, ok := c.(*readConn); ok {
+		rc.tenant, rc.bypass = scopeArgs(tenantID)
+		return nil
+	}
+	tenant, bypass := scopeArgs(tenantID)
+	_, err := c.(*conn).tx.Exec(ctx, setScope, tenant, bypass)
 	return err
 }
 
@@ -265,6 +276,106 @@ func (c *conn) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row 
 
 func (c *conn) Commit(ctx context.Context) error   { return c.tx.Commit(ctx) }
 func (c *conn) Rollback(ctx context.Context) error { return c.tx.Rollback(ctx) }
+
+// readConn runs each read statement as a two-statement pipeline —
+// set_config(…, true) then the query — sent in one round trip with one Sync.
+// The extended protocol runs everything before a Sync in one implicit
+// transaction, so the transaction-local scope applies to the query and ends
+// with it: one round trip per read instead of four (BEGIN, scope, query,
+// COMMIT). This is what keeps APIKeyByHash, on every API request, fast.
+// Statements of one read operation do not share a snapshot.
+type readConn struct {
+	be             *backend
+	tenant, bypass string
+}
+
+func (c *readConn) send(ctx context.Context, q string, args []any) (pgx.BatchResults, error) {
+	batch := &pgx.Batch{}
+	batch.Queue(setScope, c.tenant, c.bypass)
+	batch.Queue(c.be.rebind(q), args...)
+	br := c.be.pool.SendBatch(ctx, batch)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, err
+	}
+	return br, nil
+}
+
+func (c *readConn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	br, err := c.send(ctx, q, args)
+	if err != nil {
+		return 0, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag.RowsAffected(), err
+}
+
+func (c *readConn) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
+	br, err := c.send(ctx, q, args)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return &batchRows{Rows: rows, br: br}, nil
+}
+
+func (c *readConn) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
+	br, err := c.send(ctx, q, args)
+	if err != nil {
+		return errRow{err}
+	}
+	return batchRow{r: br.QueryRow(), br: br}
+}
+
+func (c *readConn) Commit(context.Context) error   { return nil }
+func (c *readConn) Rollback(context.Context) error { return nil }
+
+// batchRows closes the batch (returning the connection) with the rows.
+type batchRows struct {
+	pgx.Rows
+	br  pgx.BatchResults
+	err error
+}
+
+func (r *batchRows) Close() {
+	r.Rows.Close()
+	r.err = r.br.Close()
+}
+
+func (r *batchRows) Err() error {
+	if err := r.Rows.Err(); err != nil {
+		return err
+	}
+	return r.err
+}
+
+type batchRow struct {
+	r  pgx.Row
+	br pgx.BatchResults
+}
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	cerr := r.br.Close()
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sqlcore.ErrNoRows
+	}
+	if err == nil {
+		err = cerr
+	}
+	return err
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 type row struct{ r pgx.Row }
 

@@ -145,4 +145,25 @@ func TestRowLevelSecurity(t *testing.T) {
 			t.Errorf("after a scoped transaction the connection still sees %d keys", n)
 		}
 	})
+
+	// Reads outside Tx send set_config and the query as one pipeline (one
+	// Sync): the scope must apply to the query and end with it.
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT set_config('app.tenant_id', $1, true), set_config('app.bypass_rls', 'off', true)`, a.ID)
+	batch.Queue(`SELECT count(*) FROM api_keys`)
+	br := conn.SendBatch(ctx, batch)
+	if _, err := br.Exec(); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := br.QueryRow().Scan(&n); err != nil || n != 1 {
+		t.Errorf("pipelined scoped read saw %d keys (%v), want A's 1", n, err)
+	}
+	if err := br.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var after string
+	if err := conn.QueryRow(ctx, `SELECT coalesce(current_setting('app.tenant_id', true), '')`).Scan(&after); err != nil || after != "" {
+		t.Errorf("after a pipelined read the connection keeps app.tenant_id = %q (%v), want empty", after, err)
+	}
 }
