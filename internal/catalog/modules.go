@@ -677,7 +677,7 @@ func nocodbModule() Module {
 			),
 			Ports:   []int{8080},
 			Volumes: []Mount{vol("nocodb-data", "/usr/app/data")},
-			Health:  slow(wget("http://127.0.0.1:8080/api/v1/health"), "60s"),
+			Health:  slow(nodeGet("http://127.0.0.1:8080/api/v1/health"), "60s"),
 		}},
 		Routes:   []Route{{Subdomain: "admin", Service: "nocodb", Port: 8080, AdminConsole: true, HealthPath: "/api/v1/health"}},
 		Secrets:  []Secret{password("NOCODB_DB_PASSWORD", "password of the nocodb database role"), hexSecret("NOCODB_JWT_SECRET", 32, "NC_AUTH_JWT_SECRET")},
@@ -1006,12 +1006,12 @@ func langfuseModule() Module {
 			},
 			{
 				Name: "langfuse-web", Image: ImageLangfuse, Env: web, Ports: []int{3000},
-				Health:    slow(wget("http://127.0.0.1:3000/api/public/health"), "120s"),
+				Health:    slow(nodeGet("http://127.0.0.1:3000/api/public/health"), "120s"),
 				DependsOn: deps,
 			},
 			{
 				Name: "langfuse-worker", Image: ImageLangfuseWorker, Env: common, Ports: []int{3030},
-				Health:    slow(wget("http://127.0.0.1:3030/api/health"), "120s"),
+				Health:    slow(nodeGet("http://127.0.0.1:3030/api/health"), "120s"),
 				DependsOn: deps,
 			},
 		},
