@@ -245,6 +245,18 @@ func (a *Authenticator) initJWT(opts Options) error {
 	return nil
 }
 
+// CheckJWKS reports whether the identity provider's key set can be used:
+// nil when JWT authentication is off or the last fetch succeeded. It
+// fetches the set if it was never fetched or is stale (rate-limited like
+// any refresh), so it doubles as a readiness check
+// (health.Check{Name: "logto", Fn: auth.CheckJWKS}) and a startup probe.
+func (a *Authenticator) CheckJWKS(ctx context.Context) error {
+	if a.jwks == nil {
+		return nil
+	}
+	return a.jwks.check(ctx)
+}
+
 // Close stops background work (last-use updates, the revocation
 // subscription). Pending last-use updates are flushed for up to 5 s.
 func (a *Authenticator) Close() error {

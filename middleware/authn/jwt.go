@@ -200,6 +200,19 @@ func (c *jwksCache) lookup(ctx context.Context, kid string) (verificationKey, er
 	}
 }
 
+// check refreshes a missing or stale set and returns the last fetch error.
+func (c *jwksCache) check(ctx context.Context) error {
+	c.mu.RLock()
+	stale := c.fetched.IsZero() || c.now().Sub(c.fetched) >= c.maxAge
+	c.mu.RUnlock()
+	if stale {
+		c.refresh(ctx)
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.lastErr
+}
+
 // refresh fetches the key set unless the rate limit forbids it. Callers
 // that queue behind a running fetch see its result instead of fetching again.
 func (c *jwksCache) refresh(ctx context.Context) {

@@ -352,3 +352,25 @@ func TestNewValidation(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckJWKS(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	if err := newAuth(t, Options{}).CheckJWKS(ctx); err != nil {
+		t.Errorf("JWT disabled: CheckJWKS = %v, want nil", err)
+	}
+	clock := newClock()
+	p := newIDP(t, ecSigner(t, 0, "k"))
+	a := jwtAuth(t, p, clock)
+	if err := a.CheckJWKS(ctx); err != nil {
+		t.Fatalf("CheckJWKS = %v, want nil", err)
+	}
+	if err := a.CheckJWKS(ctx); err != nil || p.hits.Load() != 1 {
+		t.Fatalf("second CheckJWKS = %v with %d fetches, want nil and 1 (fresh set reused)", err, p.hits.Load())
+	}
+	p.down.Store(true)
+	clock.Advance(2 * time.Hour) // stale: the check refetches and fails
+	if err := a.CheckJWKS(ctx); err == nil {
+		t.Fatal("CheckJWKS with the JWKS down = nil, want an error")
+	}
+}
