@@ -52,6 +52,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, s := range []string{StageBuffer, StageStore, StageLago} {
 		m.Lag.WithLabelValues(s)
 	}
+	// Zero series exist from the start, so rate() and alerts see them.
+	for _, r := range []string{ReasonUnavailable, ReasonServerError, ReasonRateLimited, ReasonUnauthorized,
+		ReasonNotFound, ReasonRejected, ReasonBadRequest, ReasonInvalidRow, ReasonStore} {
+		m.LagoFailures.WithLabelValues(r)
+	}
 	if reg == nil {
 		return m, nil
 	}
