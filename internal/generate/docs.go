@@ -33,8 +33,19 @@ func ModulesDoc(c *catalog.Catalog) []byte {
 			}
 			routes = append(routes, s)
 		}
+		var hostPorts []string
 		for _, ctr := range m.Containers {
 			ctrs = append(ctrs, ctr.Name)
+			for _, hp := range ctr.HostPorts {
+				p := fmt.Sprint(hp.Host)
+				if hp.Protocol != "" {
+					p += "/" + hp.Protocol
+				}
+				hostPorts = append(hostPorts, p)
+			}
+		}
+		if len(hostPorts) > 0 {
+			routes = append(routes, "host ports "+strings.Join(hostPorts, ", "))
 		}
 		switch {
 		case m.External:
