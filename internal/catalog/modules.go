@@ -128,8 +128,11 @@ func redisModule() Module {
 			Name:  "redis",
 			Image: ImageRedis,
 			// noeviction + AOF: usage events and job queues (BullMQ, Sidekiq)
-			// live here until flushed and must never be evicted or lost.
-			Command: []string{"sh", "-c", `exec redis-server --requirepass "$$REDIS_PASSWORD" --appendonly yes --maxmemory-policy noeviction`},
+			// live here until flushed and must never be evicted or lost. The
+			// password comes from the container's environment rather than the
+			// compose file; going through docker-entrypoint.sh keeps the
+			// image's switch to the unprivileged redis user.
+			Command: []string{"sh", "-c", `exec docker-entrypoint.sh redis-server --requirepass "$$REDIS_PASSWORD" --appendonly yes --maxmemory-policy noeviction`},
 			Env:     env("REDIS_PASSWORD", redisPassword),
 			Ports:   []int{6379},
 			Volumes: []Mount{vol("redis-data", "/data")},
