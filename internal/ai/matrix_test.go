@@ -397,3 +397,32 @@ func requestsTo(w *world, route string) int {
 	}
 	return n
 }
+
+// TestCredentialsOnEveryCall: every Langflow request carries x-api-key and
+// every agent request the bearer key; Ollama and Langfuse get neither.
+func TestCredentialsOnEveryCall(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ai.Options{})
+	for _, ep := range endpoints() {
+		if err := ep.call(context.Background(), w); err != nil {
+			t.Fatalf("%s: %v", ep.name, err)
+		}
+	}
+	check := func(name string, reqs []aifake.Request, header, want string) {
+		t.Helper()
+		if len(reqs) == 0 {
+			t.Fatalf("%s: no requests recorded", name)
+		}
+		for _, r := range reqs {
+			if got := r.Header.Get(header); got != want {
+				t.Errorf("%s %s %s: %s = %q, want %q", name, r.Method, r.Path, header, got, want)
+			}
+		}
+	}
+	check("langflow", w.langflowFake.Requests(), "x-api-key", testLangflowKey)
+	check("agent", w.agentFake.Requests(), "Authorization", "Bearer "+testAgentKey)
+	for name, reqs := range map[string][]aifake.Request{"ollama": w.ollamaFake.Requests(), "langfuse": w.langfuseFake.Requests()} {
+		check(name, reqs, "Authorization", "")
+		check(name, reqs, "x-api-key", "")
+	}
+}
