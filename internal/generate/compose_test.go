@@ -478,3 +478,25 @@ func TestGPU(t *testing.T) {
 		t.Error("GPU block present without --gpu")
 	}
 }
+
+// The init script parses in sh for every selection (it also runs against a
+// real Postgres in TestInitScriptOnRealPostgres).
+func TestInitScriptParses(t *testing.T) {
+	t.Parallel()
+	c := catalog.Default()
+	for _, sel := range selections(c) {
+		in, _, err := Resolve(c, sel.ids, Input{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		script := initScript(in.Modules)
+		if out, err := exec.Command("sh", "-n", "-c", string(script)).CombinedOutput(); err != nil {
+			t.Errorf("%s: init script does not parse: %v\n%s", sel.name, err, out)
+		}
+		for _, m := range in.Modules {
+			if d := m.Database; d != nil && !strings.Contains(string(script), "ensure "+d.Role+" "+d.Name+" \"$"+d.PasswordKey+"\"") {
+				t.Errorf("%s: no ensure line for %s", sel.name, m.ID)
+			}
+		}
+	}
+}
