@@ -45,7 +45,7 @@ func BenchmarkMemoryAllow(b *testing.B) {
 	})
 }
 
-func newBenchRedis(b *testing.B) *ratelimit.Redis {
+func newBenchRedis(b *testing.B, batchWorkers int) *ratelimit.Redis {
 	_, prefix := testenv.Redis(b)
 	opts, err := redis.ParseURL(testenv.RedisURL(b))
 	if err != nil {
@@ -54,17 +54,22 @@ func newBenchRedis(b *testing.B) *ratelimit.Redis {
 	opts.ContextTimeoutEnabled = true
 	client := redis.NewClient(opts)
 	b.Cleanup(func() { client.Close() })
-	l, err := ratelimit.NewRedis(client, ratelimit.RedisOptions{Prefix: prefix, FailClosed: true, Timeout: time.Second})
+	l, err := ratelimit.NewRedis(client, ratelimit.RedisOptions{Prefix: prefix, FailClosed: true, Timeout: time.Second, BatchWorkers: batchWorkers})
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { l.Close() })
 	return l
 }
 
 // BenchmarkRedisAllow reports the latency distribution of one decision
 // (one EVALSHA round trip) as p50-µs and p99-µs.
 func BenchmarkRedisAllow(b *testing.B) {
-	l := newBenchRedis(b)
+	b.Run("batched", func(b *testing.B) { benchRedisAllow(b, newBenchRedis(b, 0)) })
+	b.Run("unbatched", func(b *testing.B) { benchRedisAllow(b, newBenchRedis(b, -1)) })
+}
+
+func benchRedisAllow(b *testing.B, l *ratelimit.Redis) {
 	ctx := context.Background()
 	b.Run("sequential", func(b *testing.B) {
 		b.ReportAllocs()
@@ -82,6 +87,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
+		b.SetParallelism(16) // 32 concurrent deciders: a busy API replica
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, err := l.Allow(ctx, "tenant", benchLimit); err != nil {

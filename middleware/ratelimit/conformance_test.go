@@ -26,6 +26,11 @@ func TestMemoryConformance(t *testing.T) {
 
 func TestRedisConformance(t *testing.T) {
 	t.Parallel()
+	t.Run("batched", func(t *testing.T) { t.Parallel(); runRedisConformance(t, 0) })
+	t.Run("unbatched", func(t *testing.T) { t.Parallel(); runRedisConformance(t, -1) })
+}
+
+func runRedisConformance(t *testing.T, batchWorkers int) {
 	ratelimittest.Run(t, func(t *testing.T, now func() time.Time, n int) []ratelimit.Limiter {
 		_, prefix := testenv.Redis(t)
 		url := testenv.RedisURL(t)
@@ -40,14 +45,16 @@ func TestRedisConformance(t *testing.T) {
 			client := redis.NewClient(opts)
 			t.Cleanup(func() { client.Close() })
 			l, err := ratelimit.NewRedis(client, ratelimit.RedisOptions{
-				Prefix:     prefix,
-				Now:        now,
-				FailClosed: true,        // an outage must fail the test, not hide behind the fallback
-				Timeout:    time.Second, // the shared machine is noisy; correctness, not latency, is tested here
+				Prefix:       prefix,
+				Now:          now,
+				FailClosed:   true,        // an outage must fail the test, not hide behind the fallback
+				Timeout:      time.Second, // the shared machine is noisy; correctness, not latency, is tested here
+				BatchWorkers: batchWorkers,
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { l.Close() })
 			out[i] = l
 		}
 		return out

@@ -73,6 +73,13 @@ type RedisOptions struct {
 	// LogEvery is the minimum interval between failure log lines; 0 means
 	// 10 s. Failures in between are counted and reported with the next line.
 	LogEvery time.Duration
+	// BatchWorkers is the number of goroutines that pipeline concurrent
+	// decisions to Redis (see Close); 0 means 4. Negative disables
+	// batching: every decision is then its own EVALSHA round trip. Batching
+	// needs a client with a Pipeline method (*redis.Client,
+	// *redis.ClusterClient, redis.UniversalClient); other clients are never
+	// batched.
+	BatchWorkers int
 }
 
 // Redis is a GCRA limiter whose state lives in Redis, shared by every
@@ -88,6 +95,7 @@ type Redis struct {
 	// needed to honour Timeout.
 	ctxBounded bool
 	fallback   *Memory
+	batch      *batcher // nil: one round trip per decision
 	errors     prometheus.Counter
 	log        *throttledLog
 }
@@ -113,6 +121,13 @@ func NewRedis(client redis.Scripter, opts RedisOptions) (*Redis, error) {
 	}
 	if c, ok := client.(interface{ Options() *redis.Options }); ok {
 		r.ctxBounded = c.Options().ContextTimeoutEnabled
+	}
+	if p, ok := client.(pipeliner); ok && opts.BatchWorkers >= 0 {
+		workers := opts.BatchWorkers
+		if workers == 0 {
+			workers = 4
+		}
+		r.batch = newBatcher(p, client, workers, r.timeout)
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -171,7 +186,10 @@ func (r *Redis) eval(ctx context.Context, key string, limit Limit, now int64) (D
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	keys := []string{r.prefix + key}
-	t, b := limit.intervalMicros(), limit.burst()
+	t, b := limit.intervalMicros(), int64(limit.burst())
+	if r.batch != nil {
+		return parseReply(r.batch.do(ctx, keys, t, b, now))
+	}
 	if r.ctxBounded {
 		return parseReply(gcraScript.Run(ctx, r.client, keys, t, b, now).Int64Slice())
 	}
@@ -190,6 +208,16 @@ func (r *Redis) eval(ctx context.Context, key string, limit Limit, now int64) (D
 	case <-ctx.Done():
 		return Decision{}, fmt.Errorf("redis gcra script: %w", ctx.Err())
 	}
+}
+
+// Close stops the batching goroutines once their current batch is done;
+// it does not wait for them. Allow must not be called afterwards (it would
+// time out). Close does not close the Redis client.
+func (r *Redis) Close() error {
+	if r.batch != nil {
+		r.batch.close()
+	}
+	return nil
 }
 
 func parseReply(v []int64, err error) (Decision, error) {

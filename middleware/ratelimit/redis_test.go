@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +86,7 @@ func TestRedisOutage(t *testing.T) {
 		addr       func(t *testing.T) string
 		ctxTimeout bool // go-redis ContextTimeoutEnabled: direct call vs watchdog goroutine
 		failClosed bool
+		batched    bool
 	}{
 		{name: "hung server, fail-open, watchdog", addr: silentServer},
 		{name: "hung server, fail-closed, watchdog", addr: silentServer, failClosed: true},
@@ -92,6 +94,9 @@ func TestRedisOutage(t *testing.T) {
 		{name: "hung server, fail-closed, context timeouts", addr: silentServer, ctxTimeout: true, failClosed: true},
 		{name: "connection refused, fail-open", addr: closedPort},
 		{name: "connection refused, fail-closed", addr: closedPort, failClosed: true},
+		{name: "batched, hung server, fail-open", addr: silentServer, batched: true},
+		{name: "batched, hung server, fail-closed", addr: silentServer, failClosed: true, batched: true},
+		{name: "batched, connection refused, fail-open", addr: closedPort, batched: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,10 +111,17 @@ func TestRedisOutage(t *testing.T) {
 				Registerer: reg,
 				Logger:     slog.New(slog.NewTextHandler(&logs, nil)),
 				LogEvery:   time.Hour,
+				BatchWorkers: func() int {
+					if tt.batched {
+						return 2
+					}
+					return -1
+				}(),
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { l.Close() })
 			limit := ratelimit.Limit{Rate: 2, Period: time.Hour}
 			var allowed int
 			const attempts = 4
@@ -154,13 +166,21 @@ func TestRedisOutage(t *testing.T) {
 	}
 }
 
-func TestRedisRecoversAfterOutage(t *testing.T) {
+func TestRedisSurvivesScriptFlush(t *testing.T) {
 	t.Parallel()
-	client, prefix := testenv.Redis(t)
-	l, err := ratelimit.NewRedis(client, ratelimit.RedisOptions{Prefix: prefix, FailClosed: true, Timeout: time.Second})
+	t.Run("batched", func(t *testing.T) { t.Parallel(); testScriptFlush(t, 0) })
+	t.Run("unbatched", func(t *testing.T) { t.Parallel(); testScriptFlush(t, -1) })
+}
+
+func testScriptFlush(t *testing.T, batchWorkers int) {
+	// SCRIPT FLUSH is server-wide: run it on a private server, never on the
+	// Redis that other tests (and other packages' scripts) share.
+	client := privateRedis(t)
+	l, err := ratelimit.NewRedis(client, ratelimit.RedisOptions{FailClosed: true, Timeout: 5 * time.Second, BatchWorkers: batchWorkers})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { l.Close() })
 	// A SCRIPT FLUSH (Redis restart, failover to a replica without the
 	// script cache) must be survived: EVALSHA fails with NOSCRIPT and the
 	// script is sent again.
@@ -177,6 +197,35 @@ func TestRedisRecoversAfterOutage(t *testing.T) {
 	}
 	if !d.Allowed || d.Remaining != 1 {
 		t.Errorf("after SCRIPT FLUSH: %+v, want allowed with 1 remaining (state kept)", d)
+	}
+}
+
+// privateRedis starts a throw-away redis-server for tests that must do
+// server-wide things.
+func privateRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	bin := testenv.Tool(t, "redis-server")
+	addr := closedPort(t)
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { client.Close() })
+	for i := 0; ; i++ {
+		err := client.Ping(context.Background()).Err()
+		if err == nil {
+			return client
+		}
+		if i == 100 {
+			t.Fatalf("private redis-server on %s did not answer: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
