@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -56,7 +57,8 @@ func NormalizeJSONObject(field string, raw json.RawMessage) (string, error) {
 	if len(trimmed) == 0 {
 		return "{}", nil
 	}
-	if trimmed[0] != '{' || !json.Valid(trimmed) {
+	// Postgres rejects invalid UTF-8 and \u0000 in jsonb: refuse them on every backend.
+	if trimmed[0] != '{' || !utf8.Valid(trimmed) || bytes.Contains(trimmed, []byte(`\u0000`)) || !json.Valid(trimmed) {
 		return "", fmt.Errorf("%w: %s must be a JSON object", ErrInvalid, field)
 	}
 	var buf bytes.Buffer
@@ -74,13 +76,22 @@ func CheckText(field, v string, required bool, max int) error {
 	if len(v) > max {
 		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalid, field, max)
 	}
+	return CheckUTF8(field, v)
+}
+
+// CheckUTF8 rejects text Postgres cannot store (invalid UTF-8, NUL), so
+// both backends refuse the same input.
+func CheckUTF8(field, v string) error {
+	if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+		return fmt.Errorf("%w: %s is not valid UTF-8 text", ErrInvalid, field)
+	}
 	return nil
 }
 
 // CheckEmail does the minimal shape check; deliverability is not the store's business.
 func CheckEmail(email string) error {
 	at := strings.IndexByte(email, '@')
-	if at <= 0 || at == len(email)-1 || len(email) > 320 || strings.ContainsAny(email, " \t\r\n") {
+	if at <= 0 || at == len(email)-1 || len(email) > 320 || strings.ContainsAny(email, " \t\r\n") || CheckUTF8("email", email) != nil {
 		return fmt.Errorf("%w: email %q", ErrInvalid, email)
 	}
 	return nil

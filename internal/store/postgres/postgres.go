@@ -182,8 +182,10 @@ func (b *backend) Classify(err error) (string, error) {
 		return pe.ConstraintName + " taken", store.ErrConflict
 	case "23503": // foreign_key_violation
 		return "referenced tenant or user (" + pe.ConstraintName + ")", store.ErrNotFound
-	case "23514", "23502", "22P02": // check, not null, invalid text representation
+	case "23514", "23502": // check, not null
 		return pe.ConstraintName + pe.ColumnName, store.ErrInvalid
+	case "22P02", "22021", "22P05": // invalid text representation, bad UTF-8 or NUL, unsupported \u escape
+		return "value not representable", store.ErrInvalid
 	}
 	return "", nil
 }

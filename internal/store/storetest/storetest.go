@@ -226,6 +226,9 @@ func testTenants(e *env) {
 		{"empty name", store.Tenant{Slug: "p3", Name: " ", Plan: "free"}, store.ErrInvalid},
 		{"settings not an object", store.Tenant{Slug: "p4", Name: "X", Plan: "free", Settings: json.RawMessage(`[1]`)}, store.ErrInvalid},
 		{"metadata not JSON", store.Tenant{Slug: "p5", Name: "X", Plan: "free", Metadata: json.RawMessage(`{`)}, store.ErrInvalid},
+		{"NUL in name", store.Tenant{Slug: "p6", Name: "a\x00b", Plan: "free"}, store.ErrInvalid},
+		{"invalid UTF-8 in name", store.Tenant{Slug: "p7", Name: "a\xffb", Plan: "free"}, store.ErrInvalid},
+		{"\\u0000 in settings", store.Tenant{Slug: "p8", Name: "X", Plan: "free", Settings: json.RawMessage(`{"a":"\u0000"}`)}, store.ErrInvalid},
 	}
 	for _, tc := range bad {
 		_, err := s.CreateTenant(ctx, tc.t, "")
@@ -257,6 +260,16 @@ func testTenants(e *env) {
 	}
 	_, err = s.TenantBySlug(ctx, "nope")
 	wantErr(t, "TenantBySlug unknown", err, store.ErrNotFound)
+	for _, junk := range []string{"a\x00b", "\xff\xfe"} {
+		_, err = s.TenantBySlug(ctx, junk)
+		wantErr(t, fmt.Sprintf("TenantBySlug(%q)", junk), err, store.ErrNotFound)
+		_, err = s.TenantByLogtoOrg(ctx, junk)
+		wantErr(t, fmt.Sprintf("TenantByLogtoOrg(%q)", junk), err, store.ErrNotFound)
+		_, err = s.UserByEmail(ctx, junk)
+		wantErr(t, fmt.Sprintf("UserByEmail(%q)", junk), err, store.ErrNotFound)
+		_, err = s.UserByExternalID(ctx, junk)
+		wantErr(t, fmt.Sprintf("UserByExternalID(%q)", junk), err, store.ErrNotFound)
+	}
 
 	// Owner must exist, and a failed owner insert leaves no tenant behind.
 	_, err = s.CreateTenant(ctx, store.Tenant{Slug: "orphan", Name: "X", Plan: "free"}, store.NewID())
@@ -673,6 +686,8 @@ func testUsage(e *env) {
 		{"no metric", event(tn.ID, "", "x2", 1, day), store.ErrInvalid},
 		{"no transaction id", event(tn.ID, "m", "", 1, day), store.ErrInvalid},
 		{"no time", event(tn.ID, "m", "x3", 1, time.Time{}), store.ErrInvalid},
+		{"NUL in transaction id", event(tn.ID, "m", "x\x00", 1, day), store.ErrInvalid},
+		{"invalid UTF-8 in metric", event(tn.ID, "m\xff", "x5", 1, day), store.ErrInvalid},
 		{"properties not an object", store.UsageEvent{TenantID: tn.ID, Metric: "m", TransactionID: "x4", OccurredAt: day, Properties: json.RawMessage(`"s"`)}, store.ErrInvalid},
 	}
 	for _, tc := range bad {

@@ -27,9 +27,10 @@ const maxErrorLen = 2000
 
 func clip(s string) string {
 	if len(s) > maxErrorLen {
-		return s[:maxErrorLen]
+		s = s[:maxErrorLen]
 	}
-	return s
+	// An upstream error may carry any bytes; store valid text.
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 }
 
 // EnqueueOutbox adds a non-event Lago command.

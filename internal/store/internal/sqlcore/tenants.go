@@ -107,12 +107,15 @@ func (d *DB) GetTenant(ctx context.Context, tenantID string) (store.Tenant, erro
 
 // TenantBySlug finds a tenant by its slug.
 func (d *DB) TenantBySlug(ctx context.Context, slug string) (store.Tenant, error) {
+	if !store.ValidSlug(slug) {
+		return store.Tenant{}, d.fail("tenant by slug", notFound("tenant"))
+	}
 	return d.getTenant(ctx, "tenant by slug", PlatformScope, `slug = ?`, slug)
 }
 
 // TenantByLogtoOrg finds the tenant linked to a Logto organization.
 func (d *DB) TenantByLogtoOrg(ctx context.Context, orgID string) (store.Tenant, error) {
-	if orgID == "" {
+	if orgID == "" || !storable(orgID) {
 		return store.Tenant{}, d.fail("tenant by logto org", notFound("tenant"))
 	}
 	return d.getTenant(ctx, "tenant by logto org", PlatformScope, `logto_org_id = ?`, orgID)
@@ -224,3 +227,7 @@ func collect[T any](ctx context.Context, c Conn, q string, args []any, scan func
 var ErrNoRows = errors.New("no rows")
 
 func isNoRows(err error) bool { return errors.Is(err, ErrNoRows) }
+
+// storable reports whether a lookup value could be stored at all; one that
+// could not (bad UTF-8, NUL) matches nothing, on every backend.
+func storable(s string) bool { return store.CheckUTF8("", s) == nil }

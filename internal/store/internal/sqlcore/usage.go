@@ -100,7 +100,7 @@ func (d *DB) ListUsageEvents(ctx context.Context, tenantID string, f store.Usage
 	if err != nil {
 		return nil, "", d.fail(op, err)
 	}
-	if !store.ValidID(tenantID) {
+	if !store.ValidID(tenantID) || !storable(f.Metric) {
 		return nil, "", nil
 	}
 	where := []string{"tenant_id = ?"}
@@ -152,7 +152,7 @@ func (d *DB) UsageDaily(ctx context.Context, tenantID, metric string, from, to t
 	if err := checkRange(from, to); err != nil {
 		return nil, d.fail(op, err)
 	}
-	if !store.ValidID(tenantID) {
+	if !store.ValidID(tenantID) || !storable(metric) {
 		return nil, nil
 	}
 	day := d.be.DayExpr("occurred_at")
@@ -186,7 +186,7 @@ func (d *DB) UsageTotal(ctx context.Context, tenantID, metric string, from, to t
 	if err := checkRange(from, to); err != nil {
 		return 0, d.fail(op, err)
 	}
-	if !store.ValidID(tenantID) {
+	if !store.ValidID(tenantID) || !storable(metric) {
 		return 0, nil
 	}
 	var total float64

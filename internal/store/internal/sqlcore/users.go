@@ -81,7 +81,7 @@ func (d *DB) GetUser(ctx context.Context, userID string) (store.User, error) {
 
 // UserByExternalID finds a user by Logto subject.
 func (d *DB) UserByExternalID(ctx context.Context, externalID string) (store.User, error) {
-	if externalID == "" {
+	if externalID == "" || !storable(externalID) {
 		return store.User{}, d.fail("user by external id", notFound("user"))
 	}
 	return d.getUser(ctx, "user by external id", `external_id = ?`, externalID)
@@ -89,6 +89,9 @@ func (d *DB) UserByExternalID(ctx context.Context, externalID string) (store.Use
 
 // UserByEmail finds a user by email, case-insensitively.
 func (d *DB) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	if !storable(email) {
+		return store.User{}, d.fail("user by email", notFound("user"))
+	}
 	return d.getUser(ctx, "user by email", `email_norm = ?`, emailKey(email))
 }
 
