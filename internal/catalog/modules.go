@@ -335,6 +335,10 @@ func saasAPIModule() Module {
 				{Name: "DATABASE_URL", Value: "postgres://saas:${SAAS_DB_PASSWORD}@postgres:5432/saas?sslmode=disable"},
 				{Name: "REDIS_URL", Value: redisURL("4")},
 				{Name: "FASTSAAS_ADDR", Value: ":8080"},
+				// Only containers of the stack reach the API (Caddy, or the
+				// loopback-published --local port via Docker's gateway), all
+				// from Docker's private ranges: trust their X-Forwarded-For.
+				{Name: "FASTSAAS_TRUSTED_PROXIES", Value: "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"},
 				{Name: "FASTSAAS_LOGTO_ENDPOINT", Value: publicURL("auth"), If: "logto"},
 				{Name: "FASTSAAS_LOGTO_AUDIENCE", Value: publicURL("api"), If: "logto"},
 				{Name: "FASTSAAS_LAGO_API_URL", Value: "http://lago-api:3000", If: "lago"},
@@ -342,6 +346,7 @@ func saasAPIModule() Module {
 				{Name: "FASTSAAS_SENTRY_DSN", Value: "${FASTSAAS_SENTRY_DSN}", If: "glitchtip"},
 				{Name: "FASTSAAS_OLLAMA_URL", Value: "http://ollama:11434", If: "ollama"},
 				{Name: "FASTSAAS_LANGFLOW_URL", Value: "http://langflow:7860", If: "langflow"},
+				{Name: "FASTSAAS_LANGFLOW_API_KEY", Value: "${FASTSAAS_LANGFLOW_API_KEY}", If: "langflow"},
 				{Name: "FASTSAAS_LANGFUSE_URL", Value: "http://langfuse-web:3000", If: "langfuse"},
 				{Name: "FASTSAAS_AGENT_URL", Value: "http://claude-agent:8090", If: "claude-agent"},
 				{Name: "FASTSAAS_AGENT_KEY", Value: "${FASTSAAS_AGENT_KEY}", If: "claude-agent"},
@@ -887,10 +892,11 @@ func langflowModule() Module {
 			password("LANGFLOW_SUPERUSER_PASSWORD", "Langflow superuser password (user admin)"),
 			hexSecret("LANGFLOW_SECRET_KEY", 32, "encrypts stored secrets"),
 		},
+		Settings: []Setting{{Key: "FASTSAAS_LANGFLOW_API_KEY", Description: "Langflow API key the fast-saas API uses (create it in Langflow under Settings → API keys)"}},
 		Database: &Database{Name: "langflow", Role: "langflow", PasswordKey: "LANGFLOW_DB_PASSWORD"},
 		MemoryMB: 1536,
-		Note: "Auto-login is off; log in at https://flow.<domain> as admin / LANGFLOW_SUPERUSER_PASSWORD. Langflow's MCP endpoints " +
-			"never require auth, so keep basic auth on for langflow.",
+		Note: "Auto-login is off; log in at https://flow.<domain> as admin / LANGFLOW_SUPERUSER_PASSWORD, create an API key and put it " +
+			"in FASTSAAS_LANGFLOW_API_KEY for the fast-saas API. Langflow's MCP endpoints never require auth, so keep basic auth on for langflow.",
 	}
 }
 
