@@ -24,7 +24,8 @@ type MemoryOptions struct {
 	Capacity int
 	// WriteTimeout bounds one store call; 0 = 10s.
 	WriteTimeout time.Duration
-	// Backoff paces retries of a batch the store could not take.
+	// Backoff paces retries of a batch the store could not take; zero =
+	// 100ms doubling up to 5s.
 	Backoff Backoff
 	Metrics *Metrics
 	Logger  *slog.Logger
@@ -80,6 +81,9 @@ func NewMemoryBuffer(opts MemoryOptions) (*MemoryBuffer, error) {
 	}
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.Backoff.Base <= 0 && opts.Backoff.Max <= 0 {
+		opts.Backoff = storeBackoff
 	}
 	b := &MemoryBuffer{
 		opts:    opts,

@@ -149,10 +149,12 @@ type ConsumerOptions struct {
 	ClaimIdle time.Duration
 	// WriteTimeout bounds one store write; 0 = 10s.
 	WriteTimeout time.Duration
-	Backoff      Backoff
-	Metrics      *Metrics
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Backoff paces retries when Redis or the store fails; zero = 100ms
+	// doubling up to 5s, so the consumer resumes soon after they return.
+	Backoff Backoff
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Consumer moves events from the stream to the store.
@@ -199,6 +201,9 @@ func NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
 	}
+	if opts.Backoff.Base <= 0 && opts.Backoff.Max <= 0 {
+		opts.Backoff = storeBackoff
+	}
 	c := &Consumer{
 		opts:        opts,
 		key:         opts.Prefix + opts.Stream,
@@ -214,11 +219,26 @@ func NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	err := opts.Client.XGroupCreateMkStream(ctx, c.key, opts.Group, "0").Err()
-	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-		return nil, fmt.Errorf("usage: create consumer group %s on %s: %w", opts.Group, c.key, err)
+	if err := c.ensureGroup(ctx); err != nil {
+		return nil, fmt.Errorf("usage: %w", err)
 	}
 	return c, nil
+}
+
+// ensureGroup creates the stream and its consumer group when missing. Needed
+// at start and after a Redis restart that lost them (no persistence, or a
+// FLUSHALL): XREADGROUP then fails with NOGROUP until the group is back.
+func (c *Consumer) ensureGroup(ctx context.Context) error {
+	err := c.opts.Client.XGroupCreateMkStream(ctx, c.key, c.opts.Group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("create consumer group %s on %s: %w", c.opts.Group, c.key, err)
+	}
+	return nil
+}
+
+func isNoGroup(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "NOGROUP")
 }
 
 // Name returns the consumer's name in the group.
@@ -254,6 +274,19 @@ func (c *Consumer) Run(ctx context.Context) error {
 // ClaimIdle/2), then reads new entries, stores them and acknowledges them.
 // It returns how many entries it handled.
 func (c *Consumer) ProcessOnce(ctx context.Context) (int, error) {
+	n, err := c.processOnce(ctx)
+	if isNoGroup(err) {
+		c.log.Warn("usage consumer: stream or group gone (Redis restarted without data?); recreating", "stream", c.key)
+		c.claimCursor = "0-0"
+		if gerr := c.ensureGroup(ctx); gerr != nil {
+			return n, gerr
+		}
+		return c.processOnce(ctx)
+	}
+	return n, err
+}
+
+func (c *Consumer) processOnce(ctx context.Context) (int, error) {
 	total := 0
 	if now := c.now(); now.Sub(c.lastClaim) >= c.opts.ClaimIdle/2 {
 		n, err := c.reclaim(ctx)

@@ -261,3 +261,26 @@ func TestRedisRecorderFailsFastWhenRedisIsDown(t *testing.T) {
 		t.Errorf("Record with Redis down = %v, want ErrUnavailable", err)
 	}
 }
+
+// TestRedisConsumerRecoversLostGroup: a Redis restarted without its data
+// loses the stream and the group; the consumer recreates them and goes on.
+func TestRedisConsumerRecoversLostGroup(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	client, prefix, rec, c := newPipeline(t, st, "solo", nil)
+	ctx := context.Background()
+	if err := client.Del(ctx, prefix+DefaultStream).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.ProcessOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("ProcessOnce after the group vanished = %d, %v; want 0, nil", n, err)
+	}
+	evs, ids := testEvents(t, "t1", 10)
+	if err := rec.RecordBatch(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, c)
+	if err := st.exactlyOnce("t1", ids); err != nil {
+		t.Error(err)
+	}
+}

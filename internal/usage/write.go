@@ -101,6 +101,10 @@ func (b Backoff) Delay(attempt int) time.Duration {
 	return half + time.Duration(r()*float64(d-half))
 }
 
+// storeBackoff is the default of the buffers: the store and Redis are local
+// services whose return should be noticed within seconds.
+var storeBackoff = Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Second}
+
 // sleep waits d or until ctx ends; it reports whether the full wait happened.
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
