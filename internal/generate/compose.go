@@ -319,12 +319,25 @@ func (p *plan) writeService(b *bytes.Buffer, s service) error {
 			fmt.Fprintf(b, "      %s:\n        condition: %s\n", d.Service, d.Condition)
 		}
 	}
-	b.WriteString("    networks: ")
 	if c.Edge {
-		b.WriteString(yList([]string{netEdge, netInternal}) + "\n")
-	} else {
-		b.WriteString(yList([]string{netInternal}) + "\n")
+		// Inside the stack every public hostname resolves to Caddy, so a
+		// service calling another through its public URL (the API fetching
+		// Logto's JWKS) needs no hairpin NAT through the host.
+		var hosts []string
+		for _, m := range p.in.Modules {
+			for _, r := range m.Routes {
+				hosts = append(hosts, r.Subdomain+"."+p.in.Domain)
+			}
+		}
+		fmt.Fprintf(b, "    networks:\n      %s: {}\n      %s:\n", netEdge, netInternal)
+		if len(hosts) > 0 {
+			fmt.Fprintf(b, "        aliases: %s\n", yList(hosts))
+		} else {
+			b.WriteString("        {}\n")
+		}
+		return nil
 	}
+	b.WriteString("    networks: " + yList([]string{netInternal}) + "\n")
 	return nil
 }
 

@@ -500,3 +500,34 @@ func TestInitScriptParses(t *testing.T) {
 		}
 	}
 }
+
+// Inside the stack, public hostnames resolve to Caddy.
+func TestCaddyAliasesPublicHostnames(t *testing.T) {
+	t.Parallel()
+	c := catalog.Default()
+	for _, ids := range [][]string{c.DefaultSelection(), {"stalwart"}} {
+		in := realInput(t, c, ids, "example.com")
+		dir, _, env := writeProject(t, in)
+		p, err := loadCompose(t, dir, env, []string{"core", "ops", "growth", "ai"}, ComposeFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		net := p.Services["caddy"].Networks["internal"]
+		var want []string
+		for _, m := range in.Modules {
+			for _, r := range m.Routes {
+				want = append(want, r.Subdomain+".example.com")
+			}
+		}
+		var got []string
+		if net != nil {
+			got = net.Aliases
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("caddy aliases = %v, want %v", got, want)
+		}
+		if _, ok := p.Services["caddy"].Networks["edge"]; !ok {
+			t.Error("caddy is not on the edge network")
+		}
+	}
+}
