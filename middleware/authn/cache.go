@@ -2,22 +2,32 @@ package authn
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
+// shardCount spreads the cache over independent locks: on many-core
+// servers a single RWMutex's reader count becomes a contended cache line.
+const shardCount = 32
+
 // principalCache maps a token hash to a verified principal until a
-// deadline. It is bounded: when full, expired entries are swept and, if that
-// is not enough, arbitrary entries are evicted (Go map iteration order is
-// random, which makes this a cheap random eviction). An id index lets a
-// revocation by key id find the entry.
+// deadline. It is bounded: when a shard is full, its expired entries are
+// swept and, if that is not enough, arbitrary entries are evicted (Go map
+// iteration order is random, which makes this a cheap random eviction).
 type principalCache struct {
-	mu     sync.RWMutex
-	max    int
-	byHash map[[32]byte]cacheEntry
-	byID   map[string][32]byte
+	shards [shardCount]cacheShard
 	// gen increases on every invalidation. A lookup that started before an
-	// invalidation must not cache what it read (it may be the revoked key).
-	gen uint64
+	// invalidation must not cache what it read (it may be the revoked key):
+	// put compares it under the shard lock, and invalidations bump it before
+	// taking shard locks.
+	gen atomic.Uint64
+}
+
+type cacheShard struct {
+	mu  sync.RWMutex
+	max int
+	m   map[[32]byte]cacheEntry
+	_   [40]byte // keep shards on separate cache lines
 }
 
 type cacheEntry struct {
@@ -25,18 +35,26 @@ type cacheEntry struct {
 	until int64 // unix nanoseconds
 }
 
-func newPrincipalCache(max int) *principalCache {
-	if max <= 0 {
-		max = 10000
+func newPrincipalCache(size int) *principalCache {
+	if size <= 0 {
+		size = 10000
 	}
-	return &principalCache{max: max, byHash: make(map[[32]byte]cacheEntry), byID: make(map[string][32]byte)}
+	c := &principalCache{}
+	for i := range c.shards {
+		c.shards[i].max = max(1, size/shardCount)
+		c.shards[i].m = make(map[[32]byte]cacheEntry)
+	}
+	return c
 }
+
+func (c *principalCache) shard(h [32]byte) *cacheShard { return &c.shards[h[0]%shardCount] }
 
 // get returns the principal cached for h if it is still valid at now.
 func (c *principalCache) get(h [32]byte, now time.Time) (*Principal, bool) {
-	c.mu.RLock()
-	e, ok := c.byHash[h]
-	c.mu.RUnlock()
+	s := c.shard(h)
+	s.mu.RLock()
+	e, ok := s.m[h]
+	s.mu.RUnlock()
 	if !ok || now.UnixNano() >= e.until {
 		return nil, false
 	}
@@ -44,85 +62,77 @@ func (c *principalCache) get(h [32]byte, now time.Time) (*Principal, bool) {
 }
 
 // generation returns the invalidation counter, to pass to put.
-func (c *principalCache) generation() uint64 {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.gen
-}
+func (c *principalCache) generation() uint64 { return c.gen.Load() }
 
-// put caches p under h (and id, if not empty) until the deadline, unless an
-// invalidation happened since gen was read.
-func (c *principalCache) put(h [32]byte, id string, p *Principal, until time.Time, gen uint64, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != gen {
+// put caches p under h until the deadline, unless an invalidation happened
+// since gen was read.
+func (c *principalCache) put(h [32]byte, p *Principal, until time.Time, gen uint64, now time.Time) {
+	s := c.shard(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.gen.Load() != gen {
 		return
 	}
-	if _, exists := c.byHash[h]; !exists && len(c.byHash) >= c.max {
-		c.evictLocked(now)
-	}
-	c.byHash[h] = cacheEntry{p: p, until: until.UnixNano()}
-	if id != "" {
-		c.byID[id] = h
-	}
-}
-
-func (c *principalCache) evictLocked(now time.Time) {
-	n := now.UnixNano()
-	for h, e := range c.byHash {
-		if n >= e.until {
-			c.deleteLocked(h, e)
+	if _, exists := s.m[h]; !exists && len(s.m) >= s.max {
+		n := now.UnixNano()
+		for k, e := range s.m {
+			if n >= e.until {
+				delete(s.m, k)
+			}
+		}
+		for k := range s.m {
+			if len(s.m) < s.max-s.max/16 || len(s.m) == 0 {
+				break
+			}
+			delete(s.m, k)
 		}
 	}
-	// Still full: drop about 1/16 of the entries at random, so the sweep
-	// above is not repeated on every insert.
-	for h, e := range c.byHash {
-		if len(c.byHash) < c.max-c.max/16 {
-			break
-		}
-		c.deleteLocked(h, e)
-	}
-}
-
-func (c *principalCache) deleteLocked(h [32]byte, e cacheEntry) {
-	delete(c.byHash, h)
-	if e.p != nil && e.p.KeyID != "" && c.byID[e.p.KeyID] == h {
-		delete(c.byID, e.p.KeyID)
-	}
+	s.m[h] = cacheEntry{p: p, until: until.UnixNano()}
 }
 
 // removeHash drops the entry for h.
 func (c *principalCache) removeHash(h [32]byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	if e, ok := c.byHash[h]; ok {
-		c.deleteLocked(h, e)
-	}
+	c.gen.Add(1)
+	s := c.shard(h)
+	s.mu.Lock()
+	delete(s.m, h)
+	s.mu.Unlock()
 }
 
-// removeID drops the entry of the key with this id.
+// removeID drops the entries of the key with this id. Revocations are
+// rare, so a scan beats maintaining an index on every insert.
 func (c *principalCache) removeID(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	if h, ok := c.byID[id]; ok {
-		delete(c.byID, id)
-		delete(c.byHash, h)
+	c.gen.Add(1)
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for k, e := range s.m {
+			if e.p.KeyID == id {
+				delete(s.m, k)
+			}
+		}
+		s.mu.Unlock()
 	}
 }
 
 // clear drops everything (used when revocation messages may have been lost).
 func (c *principalCache) clear() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	clear(c.byHash)
-	clear(c.byID)
+	c.gen.Add(1)
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		clear(s.m)
+		s.mu.Unlock()
+	}
 }
 
 func (c *principalCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.byHash)
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += len(s.m)
+		s.mu.RUnlock()
+	}
+	return n
 }

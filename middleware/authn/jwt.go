@@ -63,7 +63,7 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 	}
 	// Cache until exp (not exp+leeway): a later request re-verifies and the
 	// leeway still applies there.
-	a.tokens.put(h, "", p, p.ExpiresAt, a.tokens.generation(), now)
+	a.tokens.put(h, p, p.ExpiresAt, a.tokens.generation(), now)
 	return p, nil
 }
 

@@ -106,7 +106,7 @@ func (a *Authenticator) verifyKey(ctx context.Context, token string) (*Principal
 		if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(until) {
 			until = p.ExpiresAt
 		}
-		a.keys.put(h, rec.ID, p, until, gen, now)
+		a.keys.put(h, p, until, gen, now)
 	}
 	a.touchKey(p.KeyID, now)
 	return p, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -282,7 +283,7 @@ func TestRevokeDuringLookupIsNotCached(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &Principal{KeyID: rec.ID}
-	a.keys.put(apikey.Hash(k), rec.ID, p, clock.Now().Add(time.Minute), gen, clock.Now())
+	a.keys.put(apikey.Hash(k), p, clock.Now().Add(time.Minute), gen, clock.Now())
 	if _, ok := a.keys.get(apikey.Hash(k), clock.Now()); ok {
 		t.Fatal("an entry read before Revoke was cached after it")
 	}
@@ -444,5 +445,45 @@ func TestRevocationResubscribeClearsCache(t *testing.T) {
 			t.Fatal("cache not cleared 10 s after the subscriber reconnected")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Revoke racing with concurrent lookups: once the store says revoked and
+// Revoke has returned, no request may be served from a stale entry.
+func TestRevokeUnderConcurrentLoad(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	s := newStore()
+	a := keyAuth(t, keyOnlyStore{s}, clock)
+	ctx := context.Background()
+	for i := range 50 {
+		k, rec := s.add(t, apikey.KindTenant, nil)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						_, _ = a.Authenticate(ctx, k)
+					}
+				}
+			}()
+		}
+		rec.Revoked = true
+		s.set(rec)
+		if err := a.Revoke(ctx, rec.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err := a.Authenticate(ctx, k)
+		close(stop)
+		wg.Wait()
+		if !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("round %d: revoked key accepted after Revoke returned (err %v)", i, err)
+		}
 	}
 }
