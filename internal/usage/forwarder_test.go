@@ -473,3 +473,42 @@ func TestForwarderWrongAPIKeyRetriesEverything(t *testing.T) {
 		t.Errorf("unauthorized failures = %v, want 2", got)
 	}
 }
+
+type rateLimited struct{ LagoAPI }
+
+func (rateLimited) SendEvents(context.Context, []lago.Event) error {
+	return &lago.APIError{StatusCode: 429, RetryAfter: 5 * time.Minute}
+}
+
+func TestForwarderHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, func(c *lago.Client) LagoAPI { return rateLimited{c} })
+	r.outbox.addEvents("t", 3)
+	r.drainDue(t)
+	for _, row := range r.outbox.byStatus(store.OutboxPending) {
+		if got := row.NextAttemptAt.Sub(r.clock.Now()); got != 5*time.Minute {
+			t.Errorf("row %s retries in %v, want Lago's Retry-After of 5m", row.ID, got)
+		}
+	}
+	if got := value(r.m.LagoFailures.WithLabelValues(ReasonRateLimited)); got != 1 {
+		t.Errorf("rate_limited failures = %v, want 1", got)
+	}
+}
+
+func TestForwarderLagGauge(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	r.outbox.addEvents("t", 3)
+	r.fake.SetMode(lagofake.Unavailable)
+	r.clock.Advance(90 * time.Second)
+	r.drainDue(t)
+	if got := value(r.m.Lag.WithLabelValues(StageLago)); got != 90 {
+		t.Errorf("lago lag while down = %v, want 90 (seconds since the oldest pending row)", got)
+	}
+	r.fake.SetMode(lagofake.Up)
+	r.clock.Advance(time.Hour)
+	r.drainDue(t)
+	if got := value(r.m.Lag.WithLabelValues(StageLago)); got != 0 {
+		t.Errorf("lago lag after delivery = %v, want 0", got)
+	}
+}

@@ -284,3 +284,31 @@ func TestRedisConsumerRecoversLostGroup(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestRedisConsumerLagGauges(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	m, _ := NewMetrics(nil)
+	now := time.Now()
+	_, _, rec, c := newPipeline(t, st, "solo", func(o *ConsumerOptions) {
+		o.Metrics = m
+		o.Now = func() time.Time { return now.Add(time.Minute) }
+	})
+	evs, _ := testEvents(t, "t1", 5)
+	for i := range evs {
+		evs[i].OccurredAt = now.Add(-time.Hour)
+	}
+	if err := rec.RecordBatch(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ProcessOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Entries were added about now, read "a minute later".
+	if got := value(m.Lag.WithLabelValues(StageBuffer)); got < 50 || got > 70 {
+		t.Errorf("buffer lag = %vs, want about 60s", got)
+	}
+	if got := value(m.Lag.WithLabelValues(StageStore)); got < 3659.999 || got > 3660.001 { // µs precision on the wire
+		t.Errorf("store lag = %vs, want 3660 (events occurred an hour before the read)", got)
+	}
+}
