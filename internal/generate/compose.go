@@ -329,11 +329,11 @@ func (p *plan) writeService(b *bytes.Buffer, s service) error {
 				hosts = append(hosts, r.Subdomain+"."+p.in.Domain)
 			}
 		}
-		fmt.Fprintf(b, "    networks:\n      %s: {}\n      %s:\n", netEdge, netInternal)
+		fmt.Fprintf(b, "    networks:\n      %s: {}\n", netEdge)
 		if len(hosts) > 0 {
-			fmt.Fprintf(b, "        aliases: %s\n", yList(hosts))
+			fmt.Fprintf(b, "      %s:\n        aliases: %s\n", netInternal, yList(hosts))
 		} else {
-			b.WriteString("        {}\n")
+			fmt.Fprintf(b, "      %s: {}\n", netInternal)
 		}
 		return nil
 	}
