@@ -40,6 +40,8 @@ type Options struct {
 	Ready        []Check
 	// CheckTimeout bounds each readiness check (default 1 s).
 	CheckTimeout time.Duration
+	// Traffic configures rate limits, quota and metering.
+	Traffic Traffic
 }
 
 // Handler is the REST API.
@@ -70,12 +72,12 @@ func New(o Options) (*Handler, error) {
 		"bearer": {Type: "http", Scheme: "bearer", Description: "Platform key (fsp_…), tenant API key (fsk_…) or Logto access token"},
 	}
 	api := humago.New(mux, cfg)
-	api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
-		op := ctx.Operation()
-		setRoute(ctx.Context(), op.Path)
-		next(ctx)
-	})
 	ops := o.Service.Operations()
+	byID := make(map[string]core.Operation, len(ops))
+	for _, op := range ops {
+		byID[op.ID] = op
+	}
+	api.UseMiddleware(operationMiddleware(api, o, byID))
 	for _, op := range ops {
 		hop := huma.Operation{
 			OperationID:   op.ID,
@@ -146,6 +148,7 @@ func New(o Options) (*Handler, error) {
 	}
 	var next http.Handler = mux
 	next = o.Auth.middleware(next)
+	next = ipChain(o.Traffic, o, next)
 	next = cors(o.CORSOrigins, next)
 	next = observe(o.Logger, metrics, o.Report, next)
 	h.Handler = next

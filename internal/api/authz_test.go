@@ -18,8 +18,10 @@ import (
 	"github.com/fast-saas/fast-saas/internal/core"
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/internal/store/sqlite"
+	"github.com/fast-saas/fast-saas/internal/usage"
 	"github.com/fast-saas/fast-saas/middleware/apikey"
 	"github.com/fast-saas/fast-saas/middleware/authn"
+	"github.com/fast-saas/fast-saas/middleware/ratelimit"
 )
 
 // testVerifier verifies API keys with the real middleware/authn over the
@@ -43,6 +45,16 @@ type world struct {
 	users              map[string]string // name → user id
 	tokens             map[string]string // principal → bearer token ("" = none)
 	targetKey, freshEm string
+	buf                *usage.MemoryBuffer
+}
+
+// storeCounter counts this month's api_calls from the store (the quota's
+// UsageCounter; the server has the same adapter).
+type storeCounter struct{ st store.Store }
+
+func (c storeCounter) MonthlyCount(ctx context.Context, tenantID, metric string, monthStart time.Time) (int64, error) {
+	n, err := c.st.UsageTotal(ctx, tenantID, metric, monthStart, time.Now().Add(time.Second))
+	return int64(n), err
 }
 
 func mustKey(t *testing.T, kind apikey.Kind) apikey.Key {
@@ -126,7 +138,17 @@ func newWorld(t *testing.T, missingScope string) *world {
 	t.Cleanup(func() { keys.Close() })
 	svc := &core.Service{Store: st, Plans: testPlans{}, KeyRevoked: func(h []byte) { _ = keys.RevokeHash(ctx, [32]byte(h)) }}
 	auth := &Authenticator{Verifier: testVerifier{keys}, Service: svc}
-	h, err := New(Options{Service: svc, Auth: auth, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	buf, err := usage.NewMemoryBuffer(usage.MemoryOptions{Writer: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = buf.Close(context.Background()) })
+	w.buf = buf
+	// The full tenant chain runs in every scenario, so authorization is
+	// also checked through the chain's up-front path.
+	traffic := Traffic{Limiter: ratelimit.NewMemory(ratelimit.MemoryOptions{}), IPLimit: ratelimit.PerMinute(100000),
+		Recorder: buf, Counter: storeCounter{st}, QuotaCacheTTL: time.Nanosecond, LimitsTTL: time.Nanosecond}
+	h, err := New(Options{Service: svc, Auth: auth, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Traffic: traffic})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +159,8 @@ func newWorld(t *testing.T, missingScope string) *world {
 type testPlans struct{}
 
 func (testPlans) Plans() []core.Plan {
-	return []core.Plan{{ID: "free", APICallsPerMonth: 1000, Features: map[string]bool{"core": true}}, {ID: "pro", APICallsPerMonth: 100000}}
+	return []core.Plan{{ID: "free", APICallsPerMonth: 1000, RateLimitPerMinute: 60, Features: map[string]bool{"core": true}},
+		{ID: "pro", APICallsPerMonth: 100000, RateLimitPerMinute: 1000}}
 }
 
 func (p testPlans) Plan(id string) (core.Plan, bool) {

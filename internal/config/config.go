@@ -67,6 +67,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// ShutdownTimeout bounds graceful shutdown (finish in-flight, flush usage).
 	ShutdownTimeout time.Duration
+	// IPRateLimit is the per-client-address limit per minute applied before
+	// authentication; -1 disables it.
+	IPRateLimit int
 }
 
 // Option describes one setting: where it comes from and what it means.
@@ -200,6 +203,15 @@ var Options = []Option{
 				return fmt.Errorf("FASTSAAS_SHUTDOWN_TIMEOUT: want a positive duration such as 15s, got %q", v)
 			}
 			c.ShutdownTimeout = d
+			return nil
+		}},
+	{Env: "FASTSAAS_IP_RATE_LIMIT", Default: "1200", Doc: "Requests per minute per client address, before authentication (tenants are then limited by plan). -1 disables it.",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < -1 || n == 0 {
+				return fmt.Errorf("FASTSAAS_IP_RATE_LIMIT: want a positive integer or -1, got %q", v)
+			}
+			c.IPRateLimit = n
 			return nil
 		}},
 }

@@ -73,7 +73,7 @@ func TestPrecedenceAndParsing(t *testing.T) {
 		LogtoEndpoint:  "https://auth.example.com", LogtoAudience: "https://api.example.com",
 		LagoAPIURL: "http://lago:3000", LagoAPIKey: "s3cret", LogLevel: slog.LevelDebug,
 		CORSOrigins:  []string{"https://app.example.com", "http://localhost:3000"},
-		MaxBodyBytes: 1 << 20, ShutdownTimeout: 15 * time.Second,
+		MaxBodyBytes: 1 << 20, ShutdownTimeout: 15 * time.Second, IPRateLimit: 1200,
 	}
 	if diff := cmp.Diff(want, c, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("Load mismatch (-want +got):\n%s", diff)
@@ -101,6 +101,7 @@ func TestLoadErrors(t *testing.T) {
 		{"both secret forms", map[string]string{"FASTSAAS_SENTRY_DSN": "a", "FASTSAAS_SENTRY_DSN_FILE": "/x"}, "both set"},
 		{"missing secret file", map[string]string{"FASTSAAS_AGENT_KEY_FILE": "/nope"}, "FASTSAAS_AGENT_KEY_FILE"},
 		{"small body", map[string]string{"FASTSAAS_MAX_BODY_BYTES": "10"}, "FASTSAAS_MAX_BODY_BYTES"},
+		{"zero ip limit", map[string]string{"FASTSAAS_IP_RATE_LIMIT": "0"}, "FASTSAAS_IP_RATE_LIMIT"},
 		{"bad timeout", map[string]string{"FASTSAAS_SHUTDOWN_TIMEOUT": "-1s"}, "FASTSAAS_SHUTDOWN_TIMEOUT"},
 	}
 	for _, tt := range tests {

@@ -132,6 +132,14 @@ func newOp[I, O any](s *Service, meta Operation, h func(ctx context.Context, c *
 	meta.Input = reflect.TypeFor[I]()
 	meta.Output = reflect.TypeFor[O]()
 	run := func(ctx context.Context, in *I) (*O, error) {
+		// An adapter may have authorized this very operation already (the
+		// REST chain does, to rate-limit and meter by the authorized
+		// tenant); the path tenant must then be the one authorized.
+		if pre, ok := ctx.Value(preAuthKey{}).(preAuth); ok && pre.opID == meta.ID {
+			if ts, ok := any(in).(tenantScoped); !ok || ts.tenantRef() == pre.tenantRef {
+				return h(ctx, pre.call, in)
+			}
+		}
 		call, err := s.authorize(ctx, meta.Access, in)
 		if err != nil {
 			return nil, err
@@ -221,4 +229,36 @@ func (s *Service) authorize(ctx context.Context, a Access, in any) (*Call, error
 		return c, nil
 	}
 	return nil, Unauthenticated()
+}
+
+type preAuthKey struct{}
+
+type preAuth struct {
+	opID, tenantRef string
+	call            *Call
+}
+
+// Authorize checks the caller in ctx against op's permission for the
+// tenant named tenantRef ("" for operations without one) and returns a
+// context that carries the result, so the operation's handler does not
+// check again, along with the Call (its Tenant is set for tenant-scoped
+// operations). Adapters use it to meter and rate-limit by the authorized
+// tenant before running the handler.
+func (s *Service) Authorize(ctx context.Context, op Operation, tenantRef string) (context.Context, *Call, error) {
+	var in any = struct{}{}
+	if op.Access.Role != "" && tenantRef != "" {
+		in = &TenantPath{ID: tenantRef}
+	}
+	call, err := s.authorize(ctx, op.Access, in)
+	if err != nil {
+		return ctx, nil, err
+	}
+	return context.WithValue(ctx, preAuthKey{}, preAuth{opID: op.ID, tenantRef: tenantRef, call: call}), call, nil
+}
+
+// TenantScoped reports whether the operation acts on the tenant in its
+// path ({id}).
+func (o Operation) TenantScoped() bool {
+	_, ok := reflect.New(o.Input).Interface().(tenantScoped)
+	return ok && o.Access.Role != ""
 }

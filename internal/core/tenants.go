@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fast-saas/fast-saas/internal/store"
+	"github.com/fast-saas/fast-saas/internal/usage"
 )
 
 // Tenant is a tenant as the API shows it.
@@ -104,20 +105,27 @@ type Overview struct {
 	Quota   QuotaStatus  `json:"quota"`
 }
 
-// lago payloads enqueued in the outbox (the forwarder turns them into calls).
-type lagoTenantPayload struct {
-	ExternalID string `json:"external_id"`
-	Name       string `json:"name"`
-	PlanCode   string `json:"plan_code"`
-}
-
+// enqueueLago adds Lago sync commands for t to the outbox, inside the
+// caller's transaction, in the payload format of internal/usage's
+// forwarder: the tenant change and its Lago command commit together, and
+// a Lago outage only delays the command.
 func (s *Service) enqueueLago(ctx context.Context, q store.Queries, t store.Tenant, kinds ...string) error {
 	if !s.Lago {
 		return nil
 	}
-	payload, _ := json.Marshal(lagoTenantPayload{ExternalID: t.ID, Name: t.Name, PlanCode: t.Plan})
 	for _, k := range kinds {
-		if _, err := q.EnqueueOutbox(ctx, store.OutboxItem{TenantID: t.ID, Kind: k, Payload: payload}); err != nil {
+		var it store.OutboxItem
+		switch k {
+		case store.OutboxKindCreateCustomer:
+			it = usage.CreateCustomerItem(t.ID, t.Name, "")
+		case store.OutboxKindCreateSubscription:
+			it = usage.CreateSubscriptionItem(t.ID, t.Plan, t.Name)
+		case store.OutboxKindChangePlan:
+			it = usage.ChangePlanItem(t.ID, t.Plan)
+		default:
+			return fmt.Errorf("enqueue lago: unknown kind %q", k)
+		}
+		if _, err := q.EnqueueOutbox(ctx, it); err != nil {
 			return fmt.Errorf("enqueue lago %s: %w", k, err)
 		}
 	}

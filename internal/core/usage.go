@@ -289,3 +289,23 @@ func (s *Service) usageOps() []Operation {
 			}),
 	}
 }
+
+// Limits returns a tenant's rate limit per minute and monthly API call
+// quota, plan values with the tenant's overrides applied (-1 = unlimited).
+func (s *Service) Limits(ctx context.Context, t store.Tenant) (ratePerMinute, callsPerMonth int64, err error) {
+	ratePerMinute, callsPerMonth = -1, -1
+	if p, ok := s.Plans.Plan(t.Plan); ok {
+		ratePerMinute, callsPerMonth = p.RateLimitPerMinute, p.APICallsPerMonth
+	}
+	o, err := s.Store.GetOverrides(ctx, t.ID)
+	if err != nil {
+		return 0, 0, storeErr(err, "overrides")
+	}
+	if o.RateLimitPerMinute != nil {
+		ratePerMinute = *o.RateLimitPerMinute
+	}
+	if o.APICallsPerMonth != nil {
+		callsPerMonth = *o.APICallsPerMonth
+	}
+	return ratePerMinute, callsPerMonth, nil
+}

@@ -40,6 +40,7 @@ type Server struct {
 
 	redis  *redis.Client
 	sentry bool
+	pipe   *pipeline
 }
 
 // New opens the store (running migrations) and composes the API.
@@ -101,8 +102,13 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s.pipe, err = s.buildPipeline(ctx, reg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	checks = append(checks, pipelineCheck(st, s.redis, cfg.LagoAPIURL != ""))
 	h, err := api.New(api.Options{Service: s.Service, Auth: auth, Logger: logger, Registry: reg, Report: report,
-		MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Version: "dev", Ready: checks})
+		MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Version: "dev", Ready: checks, Traffic: s.pipe.traffic})
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -149,6 +155,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
+	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorkers()
+	s.pipe.run(wctx, s.Logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -159,15 +168,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.Logger.Info("shutting down", slog.Duration("timeout", s.Config.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+	err := srv.Shutdown(sctx)
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		err = fmt.Errorf("shutdown: %w", err)
+	} else {
+		err = nil
 	}
-	return nil
+	// In-flight requests are done: flush their usage before stopping the
+	// workers, so nothing recorded is lost on a graceful stop.
+	if ferr := s.pipe.close(sctx); ferr != nil {
+		err = errors.Join(err, fmt.Errorf("flush usage: %w", ferr))
+	}
+	stopWorkers()
+	return err
 }
 
 // Close releases the store, Redis and flushes error reports.
 func (s *Server) Close() error {
 	var errs []error
+	if s.pipe != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, s.pipe.close(ctx))
+		cancel()
+	}
 	if s.Authn != nil {
 		errs = append(errs, s.Authn.Close())
 	}

@@ -1,0 +1,96 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/fast-saas/fast-saas/internal/store"
+)
+
+func int64p(v int64) *int64 { return &v }
+
+func TestTenantRateLimit(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	path := "/api/v1/tenants/" + w.tenantA
+	ok, limited := 0, 0
+	for i := 0; i < 100; i++ {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.Header.Set("Authorization", "Bearer "+w.tokens["key"])
+		rec := httptest.NewRecorder()
+		w.h.ServeHTTP(rec, r)
+		switch rec.Code {
+		case http.StatusOK:
+			ok++
+			if rec.Header().Get("RateLimit") == "" || rec.Header().Get("X-RateLimit-Limit") != "60" {
+				t.Fatalf("200 without rate limit headers: %v", rec.Header())
+			}
+		case http.StatusTooManyRequests:
+			limited++
+			if rec.Header().Get("Retry-After") == "" || rec.Header().Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("429 without Retry-After or problem body: %v", rec.Header())
+			}
+		default:
+			t.Fatalf("request %d: status %d: %s", i, rec.Code, rec.Body)
+		}
+	}
+	// Free plan: 60 per minute, burst 60; the loop takes far less than the
+	// second one more token would need.
+	if ok < 60 || ok > 61 || limited != 100-ok {
+		t.Errorf("got %d allowed and %d limited, want 60 (or 61) allowed and the rest limited", ok, limited)
+	}
+	// Platform admins are not limited per tenant.
+	for i := 0; i < 5; i++ {
+		if code, body := do(t, w.h, http.MethodGet, path, w.tokens["platform"], ""); code != http.StatusOK {
+			t.Fatalf("platform after tenant limit: %d %v", code, body)
+		}
+	}
+}
+
+func TestQuotaAndMetering(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	ctx := context.Background()
+	monthUsage := func() float64 {
+		t.Helper()
+		used, err := w.st.UsageTotal(ctx, w.tenantA, "api_calls", time.Now().AddDate(0, -1, 0), time.Now().Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return used
+	}
+	if _, err := w.st.SetOverrides(ctx, w.tenantA, store.PlanOverrides{APICallsPerMonth: int64p(3), RateLimitPerMinute: int64p(-1)}); err != nil {
+		t.Fatal(err)
+	}
+	members := "/api/v1/tenants/" + w.tenantA + "/members"
+	// Tenant calls are metered (key and user alike); platform calls and
+	// refused calls are not.
+	for _, who := range []string{"key", "member", "platform"} {
+		if code, body := do(t, w.h, http.MethodGet, members, w.tokens[who], ""); code != http.StatusOK {
+			t.Fatalf("%s: %d %v", who, code, body)
+		}
+	}
+	if code, _ := do(t, w.h, http.MethodGet, members, w.tokens["other"], ""); code != http.StatusNotFound {
+		t.Fatalf("other tenant's owner: %d, want 404", code)
+	}
+	if err := w.buf.Close(ctx); err != nil { // flush the embedded buffer
+		t.Fatal(err)
+	}
+	if got := monthUsage(); got != 2 {
+		t.Fatalf("recorded %v api_calls, want 2 (key + member; not platform, not the 404)", got)
+	}
+	if _, _, err := w.st.InsertUsageBatch(ctx, []store.UsageEvent{{TenantID: w.tenantA, Metric: "api_calls", Quantity: 1, TransactionID: "pre-1", OccurredAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	code, body := do(t, w.h, http.MethodGet, members, w.tokens["member"], "")
+	if code != http.StatusTooManyRequests || body["code"] != "quota_exceeded" {
+		t.Errorf("over quota: got %d %v, want 429 quota_exceeded", code, body)
+	}
+	code, body = do(t, w.h, http.MethodGet, "/api/v1/tenants/"+w.tenantA+"/usage/limit", w.tokens["platform"], "")
+	if code != http.StatusOK || body["status"] != "exceeded" || body["used"] != float64(3) || body["limit"] != float64(3) {
+		t.Errorf("usage/limit: got %d %v, want exceeded, 3 of 3 used", code, body)
+	}
+}

@@ -1,0 +1,146 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fast-saas/fast-saas/internal/api"
+	"github.com/fast-saas/fast-saas/internal/lago"
+	"github.com/fast-saas/fast-saas/internal/store"
+	"github.com/fast-saas/fast-saas/internal/usage"
+	"github.com/fast-saas/fast-saas/middleware/clientip"
+	"github.com/fast-saas/fast-saas/middleware/metering"
+	"github.com/fast-saas/fast-saas/middleware/ratelimit"
+)
+
+// redisPrefix namespaces every key the server writes in Redis.
+const redisPrefix = "fastsaas:"
+
+// storeCounter is the quota's UsageCounter over the store.
+type storeCounter struct{ st store.Store }
+
+func (c storeCounter) MonthlyCount(ctx context.Context, tenantID, metric string, monthStart time.Time) (int64, error) {
+	n, err := c.st.UsageTotal(ctx, tenantID, metric, monthStart, time.Now().Add(time.Second))
+	return int64(n), err
+}
+
+// pipeline is the traffic side of the server: limiter, usage recorder and
+// the goroutines that move usage to the store and to Lago.
+type pipeline struct {
+	traffic  api.Traffic
+	buffer   *usage.MemoryBuffer // embedded mode
+	consumer *usage.Consumer     // Redis mode
+	forward  *usage.Forwarder    // when Lago is configured
+	limiter  *ratelimit.Redis
+}
+
+func (s *Server) buildPipeline(ctx context.Context, reg *prometheus.Registry) (*pipeline, error) {
+	cfg := s.Config
+	metrics, err := usage.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	p := &pipeline{}
+	p.traffic.ClientIP = clientip.New(cfg.TrustedProxies...)
+	p.traffic.Counter = storeCounter{s.Store}
+	if cfg.IPRateLimit > 0 {
+		p.traffic.IPLimit = ratelimit.PerMinute(cfg.IPRateLimit)
+	}
+	var rec metering.Recorder
+	if s.redis != nil {
+		p.limiter, err = ratelimit.NewRedis(s.redis, ratelimit.RedisOptions{Prefix: redisPrefix + "rl:", Registerer: reg, Logger: s.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("rate limiter: %w", err)
+		}
+		p.traffic.Limiter = p.limiter
+		if rec, err = usage.NewRedisRecorder(usage.RedisOptions{Client: s.redis, Prefix: redisPrefix, Metrics: metrics}); err != nil {
+			return nil, err
+		}
+		host, _ := os.Hostname()
+		p.consumer, err = usage.NewConsumer(ctx, usage.ConsumerOptions{Client: s.redis, Prefix: redisPrefix, Writer: s.Store,
+			Name: fmt.Sprintf("%s-%d", host, os.Getpid()), Metrics: metrics, Logger: s.Logger})
+		if err != nil {
+			// Redis down at start: serve anyway (readiness says so); usage
+			// recording fails until it is back and the consumer restarts.
+			s.Logger.Warn("usage consumer not started", slog.String("error", err.Error()))
+		}
+	} else {
+		p.traffic.Limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{})
+		if p.buffer, err = usage.NewMemoryBuffer(usage.MemoryOptions{Writer: s.Store, Metrics: metrics, Logger: s.Logger}); err != nil {
+			return nil, err
+		}
+		rec = p.buffer
+	}
+	p.traffic.Recorder = rec
+	if cfg.LagoAPIURL != "" {
+		client, err := lago.New(lago.Options{BaseURL: cfg.LagoAPIURL, APIKey: cfg.LagoAPIKey})
+		if err != nil {
+			return nil, err
+		}
+		if p.forward, err = usage.NewForwarder(usage.ForwarderOptions{Outbox: s.Store, Lago: client, Tenants: s.Store, Metrics: metrics, Logger: s.Logger}); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// run starts the background workers; they stop when ctx ends.
+func (p *pipeline) run(ctx context.Context, log *slog.Logger) {
+	if p.consumer != nil {
+		go func() {
+			if err := p.consumer.Run(ctx); err != nil {
+				log.Error("usage consumer stopped", slog.String("error", err.Error()))
+			}
+		}()
+	}
+	if p.forward != nil {
+		go func() {
+			if err := p.forward.Run(ctx); err != nil {
+				log.Error("lago forwarder stopped", slog.String("error", err.Error()))
+			}
+		}()
+	}
+}
+
+// flush writes buffered usage to the store (embedded mode) and stops the
+// limiter's workers.
+func (p *pipeline) close(ctx context.Context) error {
+	var err error
+	if p.buffer != nil {
+		err = p.buffer.Close(ctx)
+	}
+	if p.limiter != nil {
+		p.limiter.Close()
+	}
+	return err
+}
+
+// pipelineCheck reports the usage pipeline lag for readiness: the oldest
+// outbox row waiting for Lago, and with Redis the stream backlog.
+func pipelineCheck(st store.Store, rdb *redis.Client, lagoOn bool) api.Check {
+	const maxLag = 15 * time.Minute
+	return api.Check{Name: "usage_pipeline", Fn: func(ctx context.Context) error {
+		if rdb != nil {
+			if _, err := usage.Backlog(ctx, rdb, redisPrefix, ""); err != nil {
+				return fmt.Errorf("usage stream: %w", err)
+			}
+		}
+		if !lagoOn {
+			return nil
+		}
+		n, oldest, err := st.OutboxBacklog(ctx)
+		if err != nil {
+			return fmt.Errorf("lago outbox: %w", err)
+		}
+		if n > 0 && time.Since(oldest) > maxLag {
+			return fmt.Errorf("lago outbox: %d rows pending, oldest %s old", n, time.Since(oldest).Round(time.Second))
+		}
+		return nil
+	}}
+}
