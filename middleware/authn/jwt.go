@@ -139,6 +139,12 @@ type verificationKey struct {
 // when a token names an unknown kid (rate-limited) and in the background
 // when the set is older than maxAge; during an outage known keys keep
 // working.
+//
+// It replaces keyfunc/v3's HTTP storage, which does refresh on unknown kids
+// but (a) makes the request wait on the rate limiter (up to a minute by
+// default) and (b) reports a failed fetch only to a log callback, so an
+// unreachable Logto would look like a bad token (401) instead of an outage
+// (503). jwkset still parses the keys.
 type jwksCache struct {
 	url        string
 	client     *http.Client
