@@ -365,6 +365,9 @@ type Queries interface {
 	UsageDaily(ctx context.Context, tenantID, metric string, from, to time.Time) ([]DailyUsage, error)
 	// UsageTotal sums a metric's quantity over [from, to) (e.g. the month, for quota).
 	UsageTotal(ctx context.Context, tenantID, metric string, from, to time.Time) (float64, error)
+	// UsageByTenant sums a metric over [from, to) for every tenant that has
+	// usage (platform scope: for quota gauges across tenants).
+	UsageByTenant(ctx context.Context, metric string, from, to time.Time) (map[string]float64, error)
 
 	// Lago outbox. EnqueueOutbox adds a non-event command (Kind, Payload).
 	EnqueueOutbox(ctx context.Context, it OutboxItem) (OutboxItem, error)
@@ -402,7 +405,9 @@ type Tx interface {
 type Store interface {
 	Queries
 	// Tx runs fn in one transaction: committed when fn returns nil, rolled
-	// back otherwise (fn's error is returned). Do not nest.
+	// back otherwise (fn's error is returned). Do not nest, and inside fn use
+	// only tx: on SQLite a write through the Store itself would wait for the
+	// single writer connection that the transaction holds.
 	Tx(ctx context.Context, fn func(tx Tx) error) error
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

@@ -153,6 +153,7 @@ func Run(t *testing.T, f Factory) {
 		{"Usage", testUsage},
 		{"UsageTimezones", testUsageTimezones},
 		{"Outbox", testOutbox},
+		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
 		{"Audit", testAudit},
 		{"Overrides", testOverrides},
 		{"CrossTenant", testCrossTenant},
@@ -813,6 +814,70 @@ func testOutbox(e *env) {
 	wantErr(t, "ClaimOutbox limit 0", err, store.ErrInvalid)
 }
 
+// testOutboxConcurrentClaims: forwarder replicas claiming at once never get
+// the same row, and together they drain the outbox.
+func testOutboxConcurrentClaims(e *env) {
+	t, s, ctx := e.t, e.s, e.ctx
+	tn := e.tenant("claims", "")
+	const events = 120
+	var batch []store.UsageEvent
+	for i := range events {
+		batch = append(batch, event(tn.ID, "api_calls", fmt.Sprint("c", i), 1, start))
+	}
+	if _, _, err := s.InsertUsageBatch(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				items, err := s.ClaimOutbox(ctx, 7, time.Hour)
+				if err != nil {
+					errc <- err
+					return
+				}
+				if len(items) == 0 {
+					return
+				}
+				ids := make([]string, len(items))
+				for i, it := range items {
+					ids[i] = it.ID
+				}
+				mu.Lock()
+				for _, id := range ids {
+					seen[id]++
+				}
+				mu.Unlock()
+				if err := s.MarkOutboxSent(ctx, ids); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	if len(seen) != events {
+		t.Errorf("claimers saw %d distinct rows, want %d", len(seen), events)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("row %s claimed %d times", id, n)
+		}
+	}
+	if n, _, _ := s.OutboxBacklog(ctx); n != 0 {
+		t.Errorf("backlog after draining = %d, want 0", n)
+	}
+}
+
 func testAudit(e *env) {
 	t, s, ctx := e.t, e.s, e.ctx
 	tn := e.tenant("audit", "")
@@ -999,4 +1064,12 @@ func testStats(e *env) {
 		UsageEvents:       2,
 		UsageByMetric:     map[string]float64{"api_calls": 3, "tokens": 5},
 	})
+	byTenant, err := s.UsageByTenant(ctx, "api_calls", start.Add(-50*24*time.Hour), start)
+	wantErr(t, "UsageByTenant", err, nil)
+	diff(t, "UsageByTenant", byTenant, map[string]float64{a.ID: 103})
+	byTenant, err = s.UsageByTenant(ctx, "tokens", start.Add(-time.Hour), start)
+	wantErr(t, "UsageByTenant last hour", err, nil)
+	diff(t, "UsageByTenant last hour", byTenant, map[string]float64{})
+	_, err = s.UsageByTenant(ctx, "tokens", start, start)
+	wantErr(t, "UsageByTenant empty range", err, store.ErrInvalid)
 }

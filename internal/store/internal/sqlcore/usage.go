@@ -180,6 +180,38 @@ func (d *DB) UsageDaily(ctx context.Context, tenantID, metric string, from, to t
 	return out, nil
 }
 
+// UsageByTenant sums a metric over [from, to) per tenant.
+func (d *DB) UsageByTenant(ctx context.Context, metric string, from, to time.Time) (map[string]float64, error) {
+	const op = "usage by tenant"
+	if err := checkRange(from, to); err != nil {
+		return nil, d.fail(op, err)
+	}
+	out := map[string]float64{}
+	if !storable(metric) {
+		return out, nil
+	}
+	type tq struct {
+		tenant string
+		q      float64
+	}
+	var rows []tq
+	err := d.run(ctx, PlatformScope, false, func(c Conn) error {
+		rows = rows[:0]
+		return collect(ctx, c, `SELECT tenant_id, sum(quantity) FROM usage_events WHERE metric = ? AND occurred_at >= ? AND occurred_at < ? GROUP BY tenant_id`,
+			[]any{metric, d.t(from), d.t(to)}, func(r Row) (tq, error) {
+				var x tq
+				return x, r.Scan(&x.tenant, &x.q)
+			}, &rows)
+	})
+	if err != nil {
+		return nil, d.fail(op, err)
+	}
+	for _, x := range rows {
+		out[x.tenant] = x.q
+	}
+	return out, nil
+}
+
 // UsageTotal sums a metric over [from, to).
 func (d *DB) UsageTotal(ctx context.Context, tenantID, metric string, from, to time.Time) (float64, error) {
 	const op = "usage total"
