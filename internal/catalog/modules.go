@@ -232,7 +232,7 @@ func lagoModule() Module {
 			// anyone can reach the front, and sign-up stays closed.
 			"LAGO_CREATE_ORG", "true",
 			"LAGO_ORG_NAME", "${LAGO_ORG_NAME}",
-			"LAGO_ORG_USER_EMAIL", "${ACME_EMAIL}",
+			"LAGO_ORG_USER_EMAIL", "${ADMIN_EMAIL}",
 			"LAGO_ORG_USER_PASSWORD", "${LAGO_ADMIN_PASSWORD}",
 			"LAGO_ORG_API_KEY", "${LAGO_API_KEY}",
 			"LAGO_DISABLE_SIGNUP", "true",
@@ -275,13 +275,13 @@ func lagoModule() Module {
 			password("LAGO_ENCRYPTION_PRIMARY_KEY", "ActiveRecord encryption primary key; never change after first boot"),
 			password("LAGO_ENCRYPTION_DETERMINISTIC_KEY", "ActiveRecord encryption deterministic key; never change after first boot"),
 			password("LAGO_ENCRYPTION_KEY_DERIVATION_SALT", "ActiveRecord encryption key derivation salt; never change after first boot"),
-			password("LAGO_ADMIN_PASSWORD", "password of the first Lago user (ACME_EMAIL)"),
+			password("LAGO_ADMIN_PASSWORD", "password of the first Lago user (ADMIN_EMAIL)"),
 			hexSecret("LAGO_API_KEY", 32, "API key of the first Lago organisation, used by the fast-saas API"),
 		},
 		Settings: []Setting{{Key: "LAGO_ORG_NAME", Default: "fast-saas", Description: "name of the Lago organisation created on first boot"}},
 		Database: &Database{Name: "lago", Role: "lago", PasswordKey: "LAGO_DB_PASSWORD"},
 		MemoryMB: 2048,
-		Note: "The organisation, its first user (ACME_EMAIL / LAGO_ADMIN_PASSWORD) and its API key (LAGO_API_KEY) are created " +
+		Note: "The organisation, its first user (ADMIN_EMAIL / LAGO_ADMIN_PASSWORD) and its API key (LAGO_API_KEY) are created " +
 			"on first boot; sign-up is disabled. Lago uses the shared Postgres without pg_partman: event partitioning " +
 			"is skipped, which is fine until very large event volumes.",
 	}
@@ -982,7 +982,7 @@ func langfuseModule() Module {
 		"LANGFUSE_INIT_PROJECT_ID", "fast-saas", "LANGFUSE_INIT_PROJECT_NAME", "fast-saas",
 		"LANGFUSE_INIT_PROJECT_PUBLIC_KEY", "pk-lf-${LANGFUSE_PUBLIC_KEY}",
 		"LANGFUSE_INIT_PROJECT_SECRET_KEY", "sk-lf-${LANGFUSE_SECRET_KEY}",
-		"LANGFUSE_INIT_USER_EMAIL", "${ACME_EMAIL}", "LANGFUSE_INIT_USER_NAME", "admin",
+		"LANGFUSE_INIT_USER_EMAIL", "${ADMIN_EMAIL}", "LANGFUSE_INIT_USER_NAME", "admin",
 		"LANGFUSE_INIT_USER_PASSWORD", "${LANGFUSE_ADMIN_PASSWORD}",
 		// The admin is created headlessly, so nobody else may sign up.
 		"AUTH_DISABLE_SIGNUP", "true",
@@ -1031,14 +1031,14 @@ func langfuseModule() Module {
 			hexSecret("LANGFUSE_ENCRYPTION_KEY", 32, "ENCRYPTION_KEY: exactly 64 hex characters"),
 			hexSecret("LANGFUSE_NEXTAUTH_SECRET", 32, "NEXTAUTH_SECRET"),
 			password("LANGFUSE_CLICKHOUSE_PASSWORD", "ClickHouse password of the langfuse user"),
-			password("LANGFUSE_ADMIN_PASSWORD", "password of the first Langfuse user (ACME_EMAIL)"),
+			password("LANGFUSE_ADMIN_PASSWORD", "password of the first Langfuse user (ADMIN_EMAIL)"),
 			hexSecret("LANGFUSE_PUBLIC_KEY", 16, "project public key, used as pk-lf-<value>"),
 			hexSecret("LANGFUSE_SECRET_KEY", 32, "project secret key, used as sk-lf-<value>"),
 		},
 		Database: &Database{Name: "langfuse", Role: "langfuse", PasswordKey: "LANGFUSE_DB_PASSWORD"},
 		MemoryMB: 3072,
 		Note: "Langfuse v3: web, worker, ClickHouse, and S3 on RustFS (bucket `langfuse` created by a one-shot job). The org, project, " +
-			"API keys (pk-lf-/sk-lf-) and first user (ACME_EMAIL / LANGFUSE_ADMIN_PASSWORD) are created on first boot; sign-up is disabled. " +
+			"API keys (pk-lf-/sk-lf-) and first user (ADMIN_EMAIL / LANGFUSE_ADMIN_PASSWORD) are created on first boot; sign-up is disabled. " +
 			"The API reaches it internally; SDKs outside the stack need basic auth turned off for langfuse.",
 	}
 }

@@ -531,3 +531,35 @@ func TestCaddyAliasesPublicHostnames(t *testing.T) {
 		}
 	}
 }
+
+// The ACME email is optional: without it the Caddyfile has no email option
+// (caddy accepts it), compose loads, and the first admin of Lago and
+// Langfuse is admin@DOMAIN.
+func TestWithoutEmail(t *testing.T) {
+	t.Parallel()
+	caddy := testenv.Tool(t, "caddy")
+	c := catalog.Default()
+	in := realInput(t, c, c.DefaultSelection(), "example.com")
+	in.Email = ""
+	dir, files, env := writeProject(t, in)
+	if _, err := loadCompose(t, dir, env, Profiles(in.Modules), ComposeFile); err != nil {
+		t.Fatal(err)
+	}
+	if got := env[KeyAdmin]; got != "admin@example.com" {
+		t.Errorf("ADMIN_EMAIL = %q, want admin@example.com", got)
+	}
+	if strings.Contains(string(fileData(t, files, CaddyFile)), "email") {
+		t.Error("Caddyfile has an email option without an email")
+	}
+	cmd := exec.Command(caddy, "adapt", "--config", filepath.Join(dir, CaddyFile), "--validate")
+	cmd.Env = append(envList(env), "HOME="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("caddy adapt --validate: %v\n%s", err, out)
+	}
+	for _, bad := range []string{"nobody", "a b@example.com", "ops@example.com\n}", "ops@{$X}", "@example.com", "ops@"} {
+		in.Email = bad
+		if _, err := Project(in); err == nil {
+			t.Errorf("Project accepted email %q", bad)
+		}
+	}
+}

@@ -15,6 +15,7 @@ const (
 	KeyProfiles = "COMPOSE_PROFILES"
 	KeyDomain   = "DOMAIN"
 	KeyEmail    = "ACME_EMAIL"
+	KeyAdmin    = "ADMIN_EMAIL"
 	KeyVersion  = "FASTSAAS_VERSION"
 )
 
@@ -29,7 +30,8 @@ func EnvKeys(mods []catalog.Module) []EnvKey {
 	keys := []EnvKey{
 		{Key: KeyProfiles, Comment: "Compose profiles of the selected layers (set by fast-saas; `down` stops them all)"},
 		{Key: KeyDomain, Comment: "public domain: services are published as <subdomain>.DOMAIN", Required: true},
-		{Key: KeyEmail, Comment: "ACME account email for HTTPS certificates; also the first admin user of Lago and Langfuse", Required: true},
+		{Key: KeyEmail, Comment: "ACME account email for HTTPS certificate notices (optional)"},
+		{Key: KeyAdmin, Comment: "login of the first admin user of Lago and Langfuse (default: ACME_EMAIL, else admin@DOMAIN)", Required: true},
 		{Key: "SMTP_HOST", Default: smtpHost, Comment: "SMTP server every module sends mail through (default: the stalwart container)"},
 		{Key: "SMTP_PORT", Default: "587", Comment: "SMTP submission port"},
 		{Key: "SMTP_USER", Comment: "SMTP user (an account created in your mail server)"},
@@ -103,6 +105,13 @@ func envValue(in Input, k EnvKey) string {
 	switch k.Key {
 	case KeyVersion:
 		return in.Version
+	case KeyAdmin:
+		if in.Email != "" {
+			return in.Email
+		}
+		if in.Domain != "" {
+			return "admin@" + in.Domain
+		}
 	case "SMTP_FROM":
 		if in.Domain != "" {
 			return "noreply@" + in.Domain

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"strings"
 
 	"github.com/fast-saas/fast-saas/internal/catalog"
 )
@@ -25,6 +26,9 @@ const (
 // dependency, a clash of service names, or a value that no .env key provides.
 func Project(in Input) ([]File, error) {
 	if err := ValidDomain(in.Domain); err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
+	if err := validEmail(in.Email); err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
 	for _, m := range in.Modules {
@@ -89,6 +93,20 @@ func ValidDomain(domain string) error {
 		return fmt.Errorf("domain %.20q… is longer than 253 characters", domain)
 	case !domainRE.MatchString(domain):
 		return fmt.Errorf("domain %q is not a lowercase DNS name like example.com (no scheme, port or path)", domain)
+	}
+	return nil
+}
+
+// validEmail accepts "" (no ACME account email) or an address without
+// characters that could change the meaning of the Caddyfile or .env it is
+// written to. The ACME server does the real validation.
+func validEmail(email string) error {
+	if email == "" {
+		return nil
+	}
+	local, domain, ok := strings.Cut(email, "@")
+	if !ok || local == "" || ValidDomain(domain) != nil || strings.ContainsAny(email, " \t\r\n{}'\"`$\\#") {
+		return fmt.Errorf("email %q is not an address like ops@example.com", email)
 	}
 	return nil
 }
