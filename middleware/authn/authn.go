@@ -23,8 +23,10 @@ package authn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -219,6 +221,9 @@ func (a *Authenticator) initJWT(opts Options) error {
 	}
 	if jwksURL == "" {
 		jwksURL = endpoint + "/oidc/jwks"
+	}
+	if u, err := url.Parse(jwksURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("authn: JWKS URL %q must be an absolute http(s) URL (check LogtoEndpoint)", jwksURL)
 	}
 	if opts.Audience == "" {
 		return errors.New("authn: Audience is required for JWT authentication (the Logto API resource indicator)")

@@ -342,6 +342,8 @@ func TestNewValidation(t *testing.T) {
 		{"endpoint without audience", Options{LogtoEndpoint: "https://auth.example.com"}},
 		{"jwks url without issuer", Options{JWKSURL: "https://auth.example.com/jwks", Audience: "x"}},
 		{"realm with quote", Options{Realm: `a"b`}},
+		{"endpoint without scheme", Options{LogtoEndpoint: "auth.example.com", Audience: "x"}},
+		{"endpoint with another scheme", Options{LogtoEndpoint: "ftp://auth.example.com", Audience: "x"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
