@@ -210,11 +210,10 @@ func (b *backend) InsertEvents(ctx context.Context, c sqlcore.Conn, events []sto
 	if _, err := tx.Exec(ctx, stageDDL); err != nil {
 		return 0, err
 	}
-	// A previous batch in the same transaction leaves rows behind; they
-	// would be skipped as duplicates anyway, but start clean.
-	if _, err := tx.Exec(ctx, `TRUNCATE usage_stage`); err != nil {
-		return 0, err
-	}
+	// No TRUNCATE here (it rewrites the relation each time): ON COMMIT
+	// DELETE ROWS empties the stage at the end of every transaction. Rows
+	// left by an earlier batch of the same Tx are already in usage_events,
+	// so they conflict and are not counted again.
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"usage_stage"}, eventColumns, EventRows(events)); err != nil {
 		return 0, err
 	}
