@@ -137,6 +137,21 @@ func ParseHost(s string) netip.Addr {
 	return a.Unmap().WithZone("")
 }
 
+// LimitKey returns the key to rate limit a client address under: the
+// address itself for IPv4, and its /64 network for IPv6, because one IPv6
+// subscriber usually holds a whole /64 and could otherwise rotate through
+// addresses to escape a per-address limit. The zero Addr gives "".
+func LimitKey(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+}
+
 type ctxKey struct{}
 
 // Middleware stores the resolved client address in the request context

@@ -174,3 +174,23 @@ func FuzzClientIP(f *testing.F) {
 		}
 	})
 }
+
+func TestLimitKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{in: "198.51.100.7", want: "198.51.100.7"},
+		{in: "::ffff:198.51.100.7", want: "198.51.100.7"},
+		{in: "2001:db8:1:2:aaaa::1", want: "2001:db8:1:2::/64"},
+		{in: "2001:db8:1:2:bbbb::9", want: "2001:db8:1:2::/64"},
+		{in: "2001:db8:1:3::1", want: "2001:db8:1:3::/64"},
+		{in: "fe80::1%eth0", want: "fe80::/64"},
+	}
+	for _, tt := range tests {
+		if got := clientip.LimitKey(netip.MustParseAddr(tt.in)); got != tt.want {
+			t.Errorf("LimitKey(%s) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := clientip.LimitKey(netip.Addr{}); got != "" {
+		t.Errorf("LimitKey(zero) = %q, want empty", got)
+	}
+}

@@ -64,6 +64,13 @@ type QuotaOptions struct {
 // the start of next month (UTC). Refused requests go no further, so the
 // metering middleware placed after Quota does not count them.
 //
+// The check is deliberately approximate, in exchange for not reading the
+// usage store on every request: the count comes from the store (which lags
+// the usage pipeline by its flush interval) plus the requests this replica
+// admitted since it last asked, so each replica may admit up to the
+// requests it serves in one CacheTTL beyond the quota. The billing system
+// still counts every recorded event.
+//
 // Quota panics when a required option is nil.
 func Quota(opts QuotaOptions) func(http.Handler) http.Handler {
 	if opts.Counter == nil || opts.TenantID == nil || opts.Limit == nil {

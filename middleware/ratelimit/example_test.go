@@ -21,7 +21,8 @@ func Example() {
 		Scope:   ratelimit.ScopeIP,
 		KeyFunc: func(r *http.Request) (string, ratelimit.Limit, bool) {
 			ip := ips.ClientIP(r)
-			return ip.String(), ratelimit.PerMinute(2), ip.IsValid()
+			// LimitKey groups an IPv6 client's /64, which it could rotate through.
+			return clientip.LimitKey(ip), ratelimit.PerMinute(2), ip.IsValid()
 		},
 	})
 	h := limit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
