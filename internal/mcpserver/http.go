@@ -1,0 +1,72 @@
+package mcpserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/fast-saas/fast-saas/internal/core"
+)
+
+// callerKey is where the HTTP caller travels in the SDK's token info, the
+// one piece of request context the SDK hands to every tool call.
+const callerKey = "fast-saas.caller"
+
+// HandlerOptions configure NewHandler.
+type HandlerOptions struct {
+	Options
+	// MaxBodyBytes bounds one request body (default 1 MiB, as the API).
+	MaxBodyBytes int64
+}
+
+// NewHandler serves the tools in-process over Streamable HTTP, for
+// mounting at /mcp behind the API's authentication middleware: the caller
+// that middleware put in the request context (core.WithCaller) is the
+// principal of every tool call, exactly as for the REST operations. An
+// anonymous request is refused with 401.
+//
+// The handler is stateless (no session kept between requests, JSON
+// answers), so any replica can answer any request.
+func NewHandler(svc *core.Service, o HandlerOptions) (http.Handler, error) {
+	srv, err := New(svc.Operations(), InProcess{}, o.Options)
+	if err != nil {
+		return nil, err
+	}
+	limit := o.MaxBodyBytes
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
+		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true, Logger: o.Logger})
+	// RequireBearerToken turns our caller into the SDK's token info; the
+	// token itself was already verified by the API's middleware.
+	verify := func(ctx context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
+		c := core.CallerFrom(r.Context())
+		if c.Kind == core.Anonymous {
+			return nil, fmt.Errorf("%w: no authenticated caller", auth.ErrInvalidToken)
+		}
+		return &auth.TokenInfo{UserID: c.Kind.String() + ":" + c.Label, Scopes: c.Scopes,
+			Expiration: time.Now().Add(time.Hour), Extra: map[string]any{callerKey: c}}, nil
+	}
+	authed := auth.RequireBearerToken(verify, nil)(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		authed.ServeHTTP(w, r)
+	}), nil
+}
+
+// withCaller puts the HTTP caller of a tool call (if any) into ctx for
+// core; without one (stdio, in-memory) ctx keeps whatever caller it has.
+func withCaller(ctx context.Context, extra *mcp.RequestExtra) context.Context {
+	if extra == nil || extra.TokenInfo == nil {
+		return ctx
+	}
+	if c, ok := extra.TokenInfo.Extra[callerKey].(core.Caller); ok {
+		return core.WithCaller(ctx, c)
+	}
+	return ctx
+}

@@ -1,0 +1,252 @@
+package mcpserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// Where an argument travels in the REST request.
+const (
+	inPath  = "path"
+	inQuery = "query"
+	inBody  = "body"
+)
+
+// param is one top-level tool argument and where it comes from in the
+// operation's typed input.
+type param struct {
+	Name string // argument name (the REST name: path/query name or body JSON name)
+	In   string // inPath, inQuery or inBody
+	// GoKey is the JSON key that fills this field when the input struct is
+	// decoded by core.Operation.CallJSON (path/query fields have no json
+	// tag, so it is the Go field name; embedded structs promote theirs).
+	GoKey   string
+	Explode bool // query arrays sent as repeated keys, not comma-joined
+	Default any  // schema default applied in-process (REST applies its own)
+}
+
+// shape is how an operation's input maps to flat tool arguments.
+type shape struct {
+	Params []param
+	// Body says whether the input has a Body field, BodyArg whether that
+	// body is passed whole as the "body" argument (non-object bodies such
+	// as the AI proxies' raw JSON) instead of spread into top-level args.
+	Body, BodyArg, BodyRequired bool
+	// bodyOptional is set for a spread body that may be left out (a
+	// *struct Body): no body is sent when no body argument is given.
+	bodyOptional bool
+	Schema       *huma.Schema
+	byName       map[string]param
+}
+
+// bodyArg is the argument that carries a body passed whole.
+const bodyArg = "body"
+
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
+// shapeOf derives the tool arguments and their JSON schema from an
+// operation's input type, with huma's schema rules (the same tags the REST
+// adapter validates with: doc, pattern, enum, minimum, default…), so MCP
+// and REST accept the same inputs. Path, query and body fields all become
+// top-level arguments; a name used twice is an error.
+func shapeOf(reg huma.Registry, t reflect.Type) (*shape, error) {
+	sh := &shape{byName: map[string]param{}}
+	s := &huma.Schema{Type: huma.TypeObject, Properties: map[string]*huma.Schema{}, AdditionalProperties: false}
+	add := func(p param, ps *huma.Schema, required bool) error {
+		if _, dup := sh.byName[p.Name]; dup {
+			return fmt.Errorf("argument %q is defined twice", p.Name)
+		}
+		if ps.Default != nil {
+			p.Default = ps.Default
+		}
+		sh.byName[p.Name] = p
+		sh.Params = append(sh.Params, p)
+		s.Properties[p.Name] = ps
+		if required {
+			s.Required = append(s.Required, p.Name)
+		}
+		return nil
+	}
+	var walk func(t reflect.Type) error
+	walk = func(t reflect.Type) error {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get("json") == "" {
+				if err := walk(f.Type); err != nil {
+					return err
+				}
+				continue
+			}
+			if !f.IsExported() {
+				continue
+			}
+			goKey := f.Name
+			if j, _, _ := strings.Cut(f.Tag.Get("json"), ","); j != "" && j != "-" {
+				goKey = j
+			}
+			if name, ok := f.Tag.Lookup("path"); ok {
+				ps := huma.SchemaFromField(reg, f, "")
+				if err := add(param{Name: name, In: inPath, GoKey: goKey}, ps, true); err != nil {
+					return err
+				}
+				continue
+			}
+			if tag, ok := f.Tag.Lookup("query"); ok {
+				name, opts, _ := strings.Cut(tag, ",")
+				ps := huma.SchemaFromField(reg, f, "")
+				if err := add(param{Name: name, In: inQuery, GoKey: goKey, Explode: strings.Contains(opts, "explode")}, ps, f.Tag.Get("required") == "true"); err != nil {
+					return err
+				}
+				continue
+			}
+			if f.Name != "Body" {
+				continue // headers, cookies: nothing an MCP client sets
+			}
+			sh.Body = true
+			bt := f.Type
+			required := f.Tag.Get("required") != "false" && bt.Kind() != reflect.Pointer
+			for bt.Kind() == reflect.Pointer {
+				bt = bt.Elem()
+			}
+			if bt.Kind() != reflect.Struct || bt == rawMessageType {
+				sh.BodyArg, sh.BodyRequired = true, required
+				ps := huma.SchemaFromField(reg, f, "Body")
+				if bt == rawMessageType {
+					ps = &huma.Schema{Description: "JSON body passed to the operation as is"}
+				}
+				if err := add(param{Name: bodyArg, In: inBody, GoKey: goKey}, ps, required); err != nil {
+					return err
+				}
+				continue
+			}
+			sh.bodyOptional = !required
+			bs := reg.Schema(bt, false, t.Name()+"Body")
+			for bs.Ref != "" {
+				bs = reg.SchemaFromRef(bs.Ref)
+			}
+			req := map[string]bool{}
+			for _, r := range bs.Required {
+				req[r] = true
+			}
+			for _, name := range sortedKeys(bs.Properties, bt) {
+				if err := add(param{Name: name, In: inBody, GoKey: name}, bs.Properties[name], required && req[name]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("input type %s is not a struct", t)
+	}
+	if err := walk(t); err != nil {
+		return nil, err
+	}
+	s.PrecomputeMessages()
+	sh.Schema = s
+	return sh, nil
+}
+
+// sortedKeys lists the body properties in the struct's field order, so the
+// schema reads like the Go type (maps have none).
+func sortedKeys(props map[string]*huma.Schema, t reflect.Type) []string {
+	seen := map[string]bool{}
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		if _, ok := props[name]; ok && !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	for name := range props {
+		if !seen[name] {
+			out = append(out, name) // promoted fields of embedded structs
+		}
+	}
+	return out
+}
+
+// schemaJSON renders the tool input schema with the registry's shared
+// definitions inlined as $defs, so every $ref resolves inside the document.
+func schemaJSON(reg huma.Registry, s *huma.Schema) (json.RawMessage, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.Contains(string(b), `"$ref"`) {
+		return b, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	defs := map[string]any{}
+	for name, d := range reg.Map() {
+		defs[name] = d
+	}
+	m["$defs"] = defs
+	return json.Marshal(m)
+}
+
+// validate checks args against the tool schema with huma's validator
+// (the REST adapter's rules) and returns the messages, each naming the
+// argument at fault.
+func (sh *shape) validate(reg huma.Registry, args map[string]any) []*huma.ErrorDetail {
+	pb := huma.NewPathBuffer(make([]byte, 0, 64), 0)
+	res := &huma.ValidateResult{}
+	huma.Validate(reg, sh.Schema, pb, huma.ModeWriteToServer, args, res)
+	out := make([]*huma.ErrorDetail, 0, len(res.Errors))
+	for _, e := range res.Errors {
+		if d, ok := e.(*huma.ErrorDetail); ok {
+			out = append(out, d)
+			continue
+		}
+		out = append(out, &huma.ErrorDetail{Message: e.Error()})
+	}
+	return out
+}
+
+// coreInput renders validated args as the JSON that core.Operation.CallJSON
+// decodes into the typed input: path and query fields under their Go keys,
+// body fields nested under "Body". Top-level schema defaults are applied,
+// as the REST adapter does for omitted parameters.
+func (sh *shape) coreInput(args map[string]any) (json.RawMessage, error) {
+	in := map[string]any{}
+	var body map[string]any
+	for _, p := range sh.Params {
+		v, ok := args[p.Name]
+		if !ok || v == nil {
+			if p.Default == nil || p.In == inBody {
+				continue
+			}
+			v = p.Default
+		}
+		switch {
+		case p.In == inBody && sh.BodyArg:
+			in[p.GoKey] = v
+		case p.In == inBody:
+			if body == nil {
+				body = map[string]any{}
+			}
+			body[p.GoKey] = v
+		default:
+			in[p.GoKey] = v
+		}
+	}
+	if sh.Body && !sh.BodyArg && (body != nil || !sh.bodyOptional) {
+		if body == nil {
+			body = map[string]any{}
+		}
+		in["Body"] = body
+	}
+	return json.Marshal(in)
+}
