@@ -399,3 +399,33 @@ func TestMonthStart(t *testing.T) {
 		t.Errorf("MonthStart = %v, want %v", got, want)
 	}
 }
+
+func TestQuotaConcurrentRequestsShareOneFetchAndNeverOverAdmit(t *testing.T) {
+	t.Parallel()
+	counter := &countingCounter{n: 0}
+	clk := &clock{now: fixedNow}
+	h := quotaHandler(counter, clk, 20, false)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		allowed int
+	)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if do(h, "t1").Code == http.StatusOK {
+				mu.Lock()
+				allowed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed != 20 {
+		t.Errorf("allowed %d of 50 concurrent requests, want exactly 20 (the quota)", allowed)
+	}
+	if counter.calls != 1 {
+		t.Errorf("counter calls = %d, want 1 (concurrent misses share one fetch)", counter.calls)
+	}
+}
