@@ -93,7 +93,9 @@ func newPlan(in Input) (*plan, error) {
 					s.env = append(s.env, e)
 				}
 			}
-			if m.Database != nil && p.selected["postgres"] {
+			if m.Database != nil && p.selected["postgres"] && usesKey(c, m.Database.PasswordKey) {
+				// Only the containers that log in to the module's database
+				// wait for it (Lago's front and PDF renderer do not).
 				s.deps = append(s.deps, catalog.Dependency{Service: dbInitService, Condition: catalog.Completed})
 			}
 			s.deps = append(s.deps, c.DependsOn...)
@@ -120,6 +122,17 @@ func newPlan(in Input) (*plan, error) {
 		return nil, fmt.Errorf("module %q needs a database but postgres is not selected", dbModules[0].ID)
 	}
 	return p, nil
+}
+
+// usesKey reports whether any environment value of c references ${key}.
+func usesKey(c catalog.Container, key string) bool {
+	ref := "${" + key + "}"
+	for _, e := range c.Env {
+		if strings.Contains(e.Value, ref) {
+			return true
+		}
+	}
+	return false
 }
 
 func addProfile(m map[string][]string, id, profile string) {

@@ -563,3 +563,30 @@ func TestWithoutEmail(t *testing.T) {
 		}
 	}
 }
+
+// Containers that log in to a module database wait for db-init; others
+// (Lago's front, Langfuse's ClickHouse) do not.
+func TestDBInitDependencies(t *testing.T) {
+	t.Parallel()
+	c := catalog.Default()
+	in := realInput(t, c, c.InLayers(catalog.Layers()...), "example.com")
+	dir, _, env := writeProject(t, in)
+	p, err := loadCompose(t, dir, env, []string{"core", "ops", "growth", "ai"}, ComposeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waits := func(svc string) bool {
+		d, ok := p.Services[svc].DependsOn["db-init"]
+		return ok && d.Condition == "service_completed_successfully"
+	}
+	for _, svc := range []string{"logto", "lago-migrate", "lago-api", "saas-api", "glitchtip-migrate", "n8n", "langfuse-web", "langfuse-worker", "nocodb", "docmost", "langflow"} {
+		if !waits(svc) {
+			t.Errorf("%s does not wait for db-init", svc)
+		}
+	}
+	for _, svc := range []string{"lago-front", "lago-pdf", "langfuse-clickhouse", "langfuse-bucket", "n8n-runner", "caddy", "redis"} {
+		if waits(svc) {
+			t.Errorf("%s waits for db-init but uses no module database", svc)
+		}
+	}
+}
