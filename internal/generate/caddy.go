@@ -24,6 +24,10 @@ func (p *plan) caddyfile() []byte {
 	if p.in.Email != "" {
 		b.WriteString("{\n\temail {$ACME_EMAIL}\n}\n\n")
 	}
+	// basicauth is the spelling every Caddy 2 accepts: the Debian 2.6 used to
+	// validate in tests knows no basic_auth, and 2.8+ (the image) still takes
+	// basicauth, with a deprecation warning.
+	b.WriteString("# basicauth: accepted by every Caddy 2 (2.8+ also spells it basic_auth).\n")
 	b.WriteString("(admin_auth) {\n\tbasicauth {\n\t\t{$CADDY_ADMIN_USER} {$CADDY_ADMIN_HASH}\n\t}\n}\n")
 	local := IsLocalDomain(p.in.Domain)
 	for _, m := range p.in.Modules {
