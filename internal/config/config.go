@@ -67,6 +67,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// ShutdownTimeout bounds graceful shutdown (finish in-flight, flush usage).
 	ShutdownTimeout time.Duration
+	// RedisPrefix namespaces every Redis key of this deployment.
+	RedisPrefix string
 	// IPRateLimit is the per-client-address limit per minute applied before
 	// authentication; -1 disables it.
 	IPRateLimit int
@@ -126,6 +128,14 @@ var Options = []Option{
 				return fmt.Errorf("REDIS_URL: want a redis:// URL, got scheme %q", scheme(v))
 			}
 			c.RedisURL = v
+			return nil
+		}},
+	{Env: "FASTSAAS_REDIS_PREFIX", Default: "fastsaas:", Doc: "Prefix of every Redis key (rate limits, usage stream), so deployments can share one Redis.",
+		set: func(c *Config, v string) error {
+			if v == "" || len(v) > 64 || strings.ContainsAny(v, " \t\r\n") {
+				return fmt.Errorf("FASTSAAS_REDIS_PREFIX: want 1-64 characters without spaces, got %q", v)
+			}
+			c.RedisPrefix = v
 			return nil
 		}},
 	{Env: "FASTSAAS_TRUSTED_PROXIES", Flag: "trusted-proxies", Doc: "Comma-separated CIDRs (or IPs) of reverse proxies whose X-Forwarded-For is trusted. Empty: the peer address is the client.",

@@ -73,7 +73,7 @@ func TestPrecedenceAndParsing(t *testing.T) {
 		LogtoEndpoint:  "https://auth.example.com", LogtoAudience: "https://api.example.com",
 		LagoAPIURL: "http://lago:3000", LagoAPIKey: "s3cret", LogLevel: slog.LevelDebug,
 		CORSOrigins:  []string{"https://app.example.com", "http://localhost:3000"},
-		MaxBodyBytes: 1 << 20, ShutdownTimeout: 15 * time.Second, IPRateLimit: 1200,
+		MaxBodyBytes: 1 << 20, ShutdownTimeout: 15 * time.Second, IPRateLimit: 1200, RedisPrefix: "fastsaas:",
 	}
 	if diff := cmp.Diff(want, c, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("Load mismatch (-want +got):\n%s", diff)

@@ -19,9 +19,6 @@ import (
 	"github.com/fast-saas/fast-saas/middleware/ratelimit"
 )
 
-// redisPrefix namespaces every key the server writes in Redis.
-const redisPrefix = "fastsaas:"
-
 // storeCounter is the quota's UsageCounter over the store.
 type storeCounter struct{ st store.Store }
 
@@ -54,16 +51,16 @@ func (s *Server) buildPipeline(ctx context.Context, reg *prometheus.Registry) (*
 	}
 	var rec metering.Recorder
 	if s.redis != nil {
-		p.limiter, err = ratelimit.NewRedis(s.redis, ratelimit.RedisOptions{Prefix: redisPrefix + "rl:", Registerer: reg, Logger: s.Logger})
+		p.limiter, err = ratelimit.NewRedis(s.redis, ratelimit.RedisOptions{Prefix: cfg.RedisPrefix + "rl:", Registerer: reg, Logger: s.Logger})
 		if err != nil {
 			return nil, fmt.Errorf("rate limiter: %w", err)
 		}
 		p.traffic.Limiter = p.limiter
-		if rec, err = usage.NewRedisRecorder(usage.RedisOptions{Client: s.redis, Prefix: redisPrefix, Metrics: metrics}); err != nil {
+		if rec, err = usage.NewRedisRecorder(usage.RedisOptions{Client: s.redis, Prefix: s.Config.RedisPrefix, Metrics: metrics}); err != nil {
 			return nil, err
 		}
 		host, _ := os.Hostname()
-		p.consumer, err = usage.NewConsumer(ctx, usage.ConsumerOptions{Client: s.redis, Prefix: redisPrefix, Writer: s.Store,
+		p.consumer, err = usage.NewConsumer(ctx, usage.ConsumerOptions{Client: s.redis, Prefix: s.Config.RedisPrefix, Writer: s.Store,
 			Name: fmt.Sprintf("%s-%d", host, os.Getpid()), Metrics: metrics, Logger: s.Logger})
 		if err != nil {
 			// Redis down at start: serve anyway (readiness says so); usage
@@ -123,11 +120,11 @@ func (p *pipeline) close(ctx context.Context) error {
 
 // pipelineCheck reports the usage pipeline lag for readiness: the oldest
 // outbox row waiting for Lago, and with Redis the stream backlog.
-func pipelineCheck(st store.Store, rdb *redis.Client, lagoOn bool) api.Check {
+func pipelineCheck(st store.Store, rdb *redis.Client, prefix string, lagoOn bool) api.Check {
 	const maxLag = 15 * time.Minute
 	return api.Check{Name: "usage_pipeline", Fn: func(ctx context.Context) error {
 		if rdb != nil {
-			if _, err := usage.Backlog(ctx, rdb, redisPrefix, ""); err != nil {
+			if _, err := usage.Backlog(ctx, rdb, prefix, ""); err != nil {
 				return fmt.Errorf("usage stream: %w", err)
 			}
 		}

@@ -71,7 +71,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 		checks = append(checks, api.Check{Name: "redis", Fn: func(ctx context.Context) error { return s.redis.Ping(ctx).Err() }})
 	}
 	s.Authn, err = authn.New(ctx, authn.Options{LogtoEndpoint: cfg.LogtoEndpoint, Audience: cfg.LogtoAudience,
-		Keys: &api.StoreKeys{Store: st}, Redis: redisOrNil(s.redis), Logger: logger})
+		Keys: &api.StoreKeys{Store: st}, Redis: redisOrNil(s.redis), RevocationChannel: cfg.RedisPrefix + "authn:revocations", Logger: logger})
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("authentication: %w", err)
@@ -106,7 +106,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 		s.Close()
 		return nil, err
 	}
-	checks = append(checks, pipelineCheck(st, s.redis, cfg.LagoAPIURL != ""))
+	checks = append(checks, pipelineCheck(st, s.redis, cfg.RedisPrefix, cfg.LagoAPIURL != ""))
 	h, err := api.New(api.Options{Service: s.Service, Auth: auth, Logger: logger, Registry: reg, Report: report,
 		MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Version: "dev", Ready: checks, Traffic: s.pipe.traffic})
 	if err != nil {
