@@ -125,7 +125,7 @@ func decodeWire(b []byte) (store.UsageEvent, error) {
 		return store.UsageEvent{}, fmt.Errorf("%w: incomplete entry", ErrInvalidEvent)
 	}
 	props := w.Properties
-	if len(props) == 0 {
+	if len(props) == 0 || string(props) == "null" {
 		props = json.RawMessage(`{}`)
 	}
 	return store.UsageEvent{

@@ -175,7 +175,8 @@ type Consumer struct {
 }
 
 // NewConsumer creates the consumer group if needed (reading the stream from
-// its start, so events appended before any consumer existed are kept).
+// its start, so events appended before any consumer existed are kept). It
+// fails only on missing options: an unreachable Redis is retried by Run.
 func NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
 	if opts.Client == nil || opts.Writer == nil {
 		return nil, errors.New("usage: consumer needs a Client and a Writer")
@@ -219,8 +220,11 @@ func NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	// Redis may be down while the server starts: the consumer is still
+	// returned, and ProcessOnce creates the group once Redis answers (it
+	// treats NOGROUP that way), so no restart is needed.
 	if err := c.ensureGroup(ctx); err != nil {
-		return nil, fmt.Errorf("usage: %w", err)
+		c.log.Warn("usage consumer: consumer group not created yet; will retry", "stream", c.key, "err", err)
 	}
 	return c, nil
 }

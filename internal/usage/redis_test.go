@@ -312,3 +312,34 @@ func TestRedisConsumerLagGauges(t *testing.T) {
 		t.Errorf("store lag = %vs, want 3660 (events occurred an hour before the read)", got)
 	}
 }
+
+// TestRedisConsumerStartsWhileRedisIsDown: a server starting before Redis
+// gets a working consumer that creates its group once Redis answers.
+func TestRedisConsumerStartsWhileRedisIsDown(t *testing.T) {
+	t.Parallel()
+	client, prefix := testenv.Redis(t)
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
+	defer down.Close()
+	st := newMemStore()
+	if _, err := NewConsumer(context.Background(), ConsumerOptions{Client: down, Prefix: prefix, Writer: st}); err != nil {
+		t.Fatalf("NewConsumer with Redis down = %v, want a consumer that retries", err)
+	}
+	// Against the live server, with the group gone (as if it could not be
+	// created at start), the first ProcessOnce creates it.
+	c2, err := NewConsumer(context.Background(), ConsumerOptions{Client: client, Prefix: prefix, Writer: st, Name: "late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Del(context.Background(), prefix+DefaultStream).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := NewRedisRecorder(RedisOptions{Client: client, Prefix: prefix})
+	evs, ids := testEvents(t, "t1", 5)
+	if err := rec.RecordBatch(context.Background(), evs); err != nil { // creates the stream, not the group
+		t.Fatal(err)
+	}
+	drain(t, c2)
+	if err := st.exactlyOnce("t1", ids); err != nil {
+		t.Error(err)
+	}
+}
