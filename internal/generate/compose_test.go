@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/fast-saas/fast-saas/internal/catalog"
 	"github.com/fast-saas/fast-saas/internal/testenv"
 )
@@ -588,5 +590,33 @@ func TestDBInitDependencies(t *testing.T) {
 		if waits(svc) {
 			t.Errorf("%s waits for db-init but uses no module database", svc)
 		}
+	}
+}
+
+// Every generated YAML file parses (Prometheus is also checked by promtool;
+// Loki, Grafana provisioning have no validator on this machine).
+func TestGeneratedYAMLParses(t *testing.T) {
+	t.Parallel()
+	c := catalog.Default()
+	files, err := Project(realInput(t, c, c.InLayers(catalog.Layers()...), "example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, f := range files {
+		if !strings.HasSuffix(f.Path, ".yml") {
+			continue
+		}
+		n++
+		var doc map[string]any
+		if err := yaml.Unmarshal(f.Data, &doc); err != nil {
+			t.Errorf("%s: %v", f.Path, err)
+		}
+		if len(doc) == 0 {
+			t.Errorf("%s is empty", f.Path)
+		}
+	}
+	if n < 6 {
+		t.Errorf("only %d YAML files generated", n)
 	}
 }
