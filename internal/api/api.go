@@ -42,6 +42,9 @@ type Options struct {
 	CheckTimeout time.Duration
 	// Traffic configures rate limits, quota and metering.
 	Traffic Traffic
+	// Mounts are extra handlers behind the same chain (authentication
+	// included), by ServeMux pattern, e.g. "/mcp" for the MCP endpoint.
+	Mounts map[string]http.Handler
 }
 
 // Handler is the REST API.
@@ -138,6 +141,13 @@ func New(o Options) (*Handler, error) {
 		}
 		writeProblem(w, r, http.StatusNotFound, core.CodeNotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
+
+	for pattern, mh := range o.Mounts {
+		mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			setRoute(r.Context(), pattern)
+			mh.ServeHTTP(w, r)
+		}))
+	}
 
 	var metrics *Metrics
 	if o.Registry != nil {
