@@ -142,8 +142,8 @@ func addProfile(m map[string][]string, id, profile string) {
 }
 
 func (p *plan) dbInit(mods []catalog.Module) service {
-	env := catalog.EnvVar{Name: "PGHOST", Value: "postgres"}
-	envs := []catalog.EnvVar{env,
+	envs := []catalog.EnvVar{
+		{Name: "PGHOST", Value: "postgres"},
 		{Name: "PGUSER", Value: "postgres"},
 		{Name: "PGPASSWORD", Value: "${POSTGRES_PASSWORD}"},
 		{Name: "PGDATABASE", Value: "postgres"},
