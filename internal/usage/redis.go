@@ -405,10 +405,21 @@ func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) error {
 	for i, m := range msgs {
 		ids[i] = m.ID
 	}
-	_, err = c.opts.Client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, d := range dead {
-			p.XAdd(ctx, &redis.XAddArgs{Stream: c.dead, Values: []any{fieldEvent, d.raw, "reason", d.reason, "id", d.id}})
+	if len(dead) > 0 {
+		// Dead letters first, in their own round trip: an entry is acked
+		// only once its copy is safe. (Separate from the MULTI below, which
+		// must touch one key only to work on Redis Cluster too.)
+		_, err := c.opts.Client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, d := range dead {
+				p.XAdd(ctx, &redis.XAddArgs{Stream: c.dead, Values: []any{fieldEvent, d.raw, "reason", d.reason, "id", d.id}})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("dead-letter %d entries: %w", len(dead), err)
 		}
+	}
+	_, err = c.opts.Client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.XAck(ctx, c.key, c.opts.Group, ids...)
 		p.XDel(ctx, c.key, ids...)
 		return nil
