@@ -57,7 +57,7 @@ func (c storeCounter) MonthlyCount(ctx context.Context, tenantID, metric string,
 	return int64(n), err
 }
 
-func mustKey(t *testing.T, kind apikey.Kind) apikey.Key {
+func mustKey(t testing.TB, kind apikey.Kind) apikey.Key {
 	t.Helper()
 	k, err := apikey.Generate(kind)
 	if err != nil {
@@ -66,7 +66,7 @@ func mustKey(t *testing.T, kind apikey.Kind) apikey.Key {
 	return k
 }
 
-func newWorld(t *testing.T, missingScope string) *world {
+func newWorld(t testing.TB, missingScope string) *world {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "t.db")})
