@@ -1,6 +1,7 @@
 package project
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,10 +10,23 @@ import (
 )
 
 // writeFileAtomic replaces path with data: it writes a temporary file in the
-// same directory, syncs it and renames it over path, so a crash leaves
-// either the old or the new file, never half of one. The file gets exactly
-// mode perm even when path existed with another mode (a fresh inode).
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+// same directory and renames it over path, so readers see either the old or
+// the new file, never half of one. The file gets exactly mode perm even when
+// path existed with another mode (a fresh inode).
+//
+// durable also fsyncs the file before the rename and the directory after
+// it, so the new content survives a power loss. Only files that cannot be
+// rebuilt need that (.env holds the secrets, fast-saas.yaml the selection);
+// everything else is regenerated from those two by `env --regen`, and an
+// fsync per file would make up most of init's run time.
+//
+// A file that already has exactly data and perm is left alone.
+func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) (err error) {
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Mode().Perm() == perm && st.Size() == int64(len(data)) {
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+			return nil
+		}
+	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -35,14 +49,23 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	if _, err := tmp.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if durable {
+		if d, err := os.Open(dir); err == nil {
+			// Best effort: some filesystems cannot sync a directory.
+			_ = d.Sync()
+			_ = d.Close()
+		}
 	}
 	return nil
 }

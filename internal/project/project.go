@@ -343,7 +343,7 @@ func (p *Project) Regenerate() (Result, error) {
 			secrets = append(secrets, *k.Secret)
 		}
 	}
-	newSecrets, err := catalog.FillSecrets(secrets, env, p.rand())
+	newSecrets, err := fillSecrets(secrets, env, p.rand())
 	if err != nil {
 		return Result{}, fmt.Errorf("generate secrets: %w", err)
 	}
@@ -371,12 +371,12 @@ func (p *Project) Regenerate() (Result, error) {
 		if f.Path == EnvFileName || f.Path == ManifestFile {
 			continue
 		}
-		if err := writeFileAtomic(filepath.Join(p.Dir, f.Path), f.Data, f.Mode); err != nil {
+		if err := writeFileAtomic(filepath.Join(p.Dir, f.Path), f.Data, f.Mode, false); err != nil {
 			return Result{}, err
 		}
 		out.Files = append(out.Files, f.Path)
 	}
-	if err := writeFileAtomic(filepath.Join(p.Dir, EnvFileName), merged, 0o600); err != nil {
+	if err := writeFileAtomic(filepath.Join(p.Dir, EnvFileName), merged, 0o600, true); err != nil {
 		return Result{}, err
 	}
 	out.Files = append(out.Files, EnvFileName)
@@ -481,7 +481,7 @@ func (p *Project) SaveManifest() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(p.Dir, ManifestFile), data, 0o644)
+	return writeFileAtomic(filepath.Join(p.Dir, ManifestFile), data, 0o644, true)
 }
 
 // RotateSecret replaces the value of a generated secret with a fresh one
@@ -514,7 +514,7 @@ func (p *Project) RotateSecret(key string) (Result, error) {
 	if err := f.Set(key, v); err != nil {
 		return Result{}, fmt.Errorf("rotate %s: %w", key, err)
 	}
-	if err := writeFileAtomic(filepath.Join(p.Dir, EnvFileName), f.Bytes(), 0o600); err != nil {
+	if err := writeFileAtomic(filepath.Join(p.Dir, EnvFileName), f.Bytes(), 0o600, true); err != nil {
 		return Result{}, fmt.Errorf("rotate %s: %w", key, err)
 	}
 	out, err := p.Regenerate()
@@ -523,4 +523,53 @@ func (p *Project) RotateSecret(key string) (Result, error) {
 	}
 	out.NewSecrets = append([]string{key}, out.NewSecrets...)
 	return out, nil
+}
+
+// fillSecrets is catalog.FillSecrets with the slow generations taken off
+// the critical path: an RSA-2048 key (~100 ms of prime search) is generated
+// in its own goroutine while the other secrets and the bcrypt hashes (tens
+// of ms) are computed. rand must be safe for concurrent use, as
+// crypto/rand.Reader is. The returned keys are in the order of secrets.
+func fillSecrets(secrets []catalog.Secret, env map[string]string, rand io.Reader) ([]string, error) {
+	type generated struct {
+		key, value string
+		err        error
+	}
+	var slow []catalog.Secret
+	rest := make([]catalog.Secret, 0, len(secrets))
+	for _, s := range secrets {
+		if s.Format == catalog.FormatRSAPEMBase64 && s.DerivedFrom == "" && env[s.Key] == "" {
+			slow = append(slow, s)
+		} else {
+			rest = append(rest, s)
+		}
+	}
+	results := make(chan generated, len(slow))
+	for _, s := range slow {
+		go func() {
+			v, err := s.Generate(rand)
+			results <- generated{s.Key, v, err}
+		}()
+	}
+	set, err := catalog.FillSecrets(rest, env, rand)
+	var firstErr error = err
+	for range slow {
+		r := <-results
+		if r.err != nil && firstErr == nil {
+			firstErr = r.err
+		}
+		if r.err == nil {
+			env[r.key] = r.value
+			set = append(set, r.key)
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	order := make(map[string]int, len(secrets))
+	for i, s := range secrets {
+		order[s.Key] = i
+	}
+	slices.SortFunc(set, func(a, b string) int { return order[a] - order[b] })
+	return set, nil
 }
