@@ -11,7 +11,8 @@ package metering
 
 import (
 	"context"
-	"fmt"
+	"encoding/binary"
+	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,12 +56,28 @@ type RecorderFunc func(ctx context.Context, e Event) error
 // Record calls f(ctx, e).
 func (f RecorderFunc) Record(ctx context.Context, e Event) error { return f(ctx, e) }
 
-// NewEventID returns a new UUIDv7 string for Event.ID. UUIDv7 sorts by
-// creation time, which keeps database indexes on the id append-mostly.
+// NewEventID returns a new UUIDv7 string (RFC 9562) for Event.ID. UUIDv7
+// sorts by creation time, which keeps database indexes on the id
+// append-mostly. The error is always nil; it is kept so that a future
+// source of randomness may fail without an API change.
 func NewEventID() (string, error) {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return "", fmt.Errorf("new event id: %w", err)
-	}
-	return id.String(), nil
+	return newEventID(time.Now()), nil
+}
+
+// newEventID builds a UUIDv7 from t and 74 random bits of math/rand/v2,
+// whose generator is seeded from the OS and is per-thread, so this takes no
+// system call and no lock on the request path (uuid.NewV7 does both). The
+// id is an idempotency key, not a secret: it must be unique, not
+// unguessable, and 74 random bits per millisecond make a collision
+// vanishingly unlikely.
+func newEventID(t time.Time) string {
+	var id uuid.UUID
+	ms := uint64(t.UnixMilli())
+	binary.BigEndian.PutUint64(id[8:], rand.Uint64())
+	r := rand.Uint64()
+	id[0], id[1], id[2], id[3], id[4], id[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	id[6] = 0x70 | byte(r>>8)&0x0f // version 7 + 4 random bits
+	id[7] = byte(r)                // 8 random bits
+	id[8] = 0x80 | id[8]&0x3f      // RFC 9562 variant
+	return id.String()
 }

@@ -20,9 +20,11 @@ type Options struct {
 	// Properties returns the event's properties; nil records method, route
 	// pattern and status. Called after the handler, with the final status.
 	Properties func(r *http.Request, status int) map[string]any
-	// Timeout bounds one Record call; 0 means 1 s. A Recorder that buffers
-	// returns long before; the bound only matters when its buffer is full or
-	// its store is down, and keeps that from holding requests open.
+	// Timeout, when positive, puts a deadline on the context of each Record
+	// call. The default (0) adds none, because a deadline costs a timer per
+	// request and a Recorder is expected to bound its own calls (the
+	// fast-saas usage pipeline does); set it when yours might block, since
+	// the response is only complete once Record returns.
 	Timeout time.Duration
 	// OnError is told about events that could not be recorded (the
 	// response has already been sent). nil ignores them; the Recorder is
@@ -54,9 +56,6 @@ func Middleware(opts Options) func(http.Handler) http.Handler {
 		props = defaultProperties
 	}
 	timeout := opts.Timeout
-	if timeout <= 0 {
-		timeout = time.Second
-	}
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -77,14 +76,19 @@ func Middleware(opts Options) func(http.Handler) http.Handler {
 			if status >= 500 {
 				return
 			}
-			id, err := NewEventID()
-			e := Event{ID: id, TenantID: tenant, Metric: metric, Quantity: 1, Properties: props(r, status), OccurredAt: now().UTC()}
-			if err == nil {
-				// The usage happened even if the client hangs up now: do not
-				// let its cancellation drop the event.
-				ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
+			at := now()
+			e := Event{ID: newEventID(at), TenantID: tenant, Metric: metric, Quantity: 1, Properties: props(r, status), OccurredAt: at.UTC()}
+			// The usage happened even if the client hangs up now: do not let
+			// its cancellation drop the event.
+			ctx := context.WithoutCancel(r.Context())
+			var err error
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
 				err = opts.Recorder.Record(ctx, e)
 				cancel()
+			} else {
+				err = opts.Recorder.Record(ctx, e)
 			}
 			if err != nil && opts.OnError != nil {
 				opts.OnError(r, e, err)

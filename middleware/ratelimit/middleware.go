@@ -136,12 +136,23 @@ func setHeaders(h http.Header, policyName string, limit Limit, d Decision) {
 	q := strconv.Itoa(burst)
 	r := strconv.Itoa(d.Remaining)
 	t := strconv.FormatInt(reset, 10)
-	h.Set("RateLimit-Policy", policyName+";q="+q+";w="+strconv.FormatInt(window, 10))
-	h.Set("RateLimit", policyName+";r="+r+";t="+t)
-	h.Set("X-RateLimit-Limit", q)
-	h.Set("X-RateLimit-Remaining", r)
-	h.Set("X-RateLimit-Reset", t)
+	// Direct map writes with pre-canonicalised names: Header.Set would
+	// canonicalise (and allocate) each mixed-case name on every request.
+	h[hdrPolicy] = []string{policyName + ";q=" + q + ";w=" + strconv.FormatInt(window, 10)}
+	h[hdrRateLimit] = []string{policyName + ";r=" + r + ";t=" + t}
+	h[hdrXLimit] = []string{q}
+	h[hdrXRemaining] = []string{r}
+	h[hdrXReset] = []string{t}
 }
+
+// Canonical forms of the header names (what Header.Get looks up).
+var (
+	hdrPolicy     = http.CanonicalHeaderKey("RateLimit-Policy")
+	hdrRateLimit  = http.CanonicalHeaderKey("RateLimit")
+	hdrXLimit     = http.CanonicalHeaderKey("X-RateLimit-Limit")
+	hdrXRemaining = http.CanonicalHeaderKey("X-RateLimit-Remaining")
+	hdrXReset     = http.CanonicalHeaderKey("X-RateLimit-Reset")
+)
 
 // ceilSeconds rounds d up to whole seconds, at least min: telling a client
 // to retry after 0 s while it is still limited invites a busy loop.
