@@ -192,16 +192,16 @@ func (b *backend) Classify(err error) (string, error) {
 
 // stageDDL creates the per-session staging table once per connection;
 // ON COMMIT DELETE ROWS empties it at the end of every transaction.
-const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS usage_stage (LIKE usage_events) ON COMMIT DELETE ROWS`
+const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS usage_stage (
+    id uuid, tenant_id uuid, metric text, quantity double precision, properties jsonb,
+    transaction_id text, occurred_at timestamptz, received_at timestamptz
+) ON COMMIT DELETE ROWS`
 
-const stageInsert = `WITH ins AS (
-    INSERT INTO usage_events (` + sqlcore.EventCols + `)
-    SELECT ` + sqlcore.EventCols + ` FROM usage_stage
-    ON CONFLICT (tenant_id, transaction_id) DO NOTHING
-    RETURNING id, tenant_id, received_at
-)
-INSERT INTO lago_outbox (id, tenant_id, kind, event_id, payload, status, attempts, last_error, next_attempt_at, created_at, updated_at)
-SELECT id, tenant_id, 'event', id, '{}', 'pending', 0, '', received_at, received_at, received_at FROM ins`
+// stageInsert moves the staged events into usage_events, pending for Lago
+// (the outbox state lives on the event row, migration 00003).
+const stageInsert = `INSERT INTO usage_events (` + sqlcore.EventCols + `, lago_next_attempt_at, lago_updated_at)
+SELECT ` + sqlcore.EventCols + `, received_at, received_at FROM usage_stage
+ON CONFLICT (tenant_id, transaction_id) DO NOTHING`
 
 var eventColumns = strings.Split(strings.ReplaceAll(sqlcore.EventCols, " ", ""), ",")
 

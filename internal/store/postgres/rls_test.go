@@ -42,6 +42,9 @@ func seed(t *testing.T, s store.Store, slug string) store.Tenant {
 	if _, _, err := s.InsertUsageBatch(ctx, []store.UsageEvent{{TenantID: tn.ID, Metric: "api_calls", Quantity: 1, TransactionID: "t", OccurredAt: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.EnqueueOutbox(ctx, store.OutboxItem{TenantID: tn.ID, Kind: store.OutboxKindCreateCustomer}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.AppendAudit(ctx, store.AuditEntry{TenantID: tn.ID, Principal: "platform", Action: "seed"}); err != nil {
 		t.Fatal(err)
 	}

@@ -195,7 +195,7 @@ func (b *backend) Classify(err error) (string, error) {
 	return "", nil
 }
 
-// chunk is the number of rows per multi-row INSERT (8 parameters each,
+// chunk is the number of rows per multi-row INSERT (10 parameters each,
 // well under SQLite's 32766-variable limit).
 const chunk = 500
 
@@ -216,8 +216,8 @@ func (b *backend) InsertEvents(ctx context.Context, c sqlcore.Conn, events []sto
 		part := events[start:min(start+chunk, len(events))]
 		st := stmts[len(part)]
 		if st == nil {
-			row := "(?,?,?,?,?,?,?,?)"
-			q := `INSERT INTO usage_events (` + sqlcore.EventCols + `) VALUES ` +
+			row := "(?,?,?,?,?,?,?,?,?,?)"
+			q := `INSERT INTO usage_events (` + sqlcore.EventCols + `, lago_next_attempt_at, lago_updated_at) VALUES ` +
 				strings.TrimSuffix(strings.Repeat(row+",", len(part)), ",") +
 				` ON CONFLICT (tenant_id, transaction_id) DO NOTHING`
 			var err error
@@ -229,10 +229,8 @@ func (b *backend) InsertEvents(ctx context.Context, c sqlcore.Conn, events []sto
 		args = args[:0]
 		for _, e := range part {
 			args = append(args, e.ID, e.TenantID, e.Metric, e.Quantity, string(e.Properties), e.TransactionID,
-				e.OccurredAt.UnixMicro(), e.ReceivedAt.UnixMicro())
+				e.OccurredAt.UnixMicro(), e.ReceivedAt.UnixMicro(), e.ReceivedAt.UnixMicro(), e.ReceivedAt.UnixMicro())
 		}
-		// RowsAffected counts the events only: rows written by the outbox
-		// trigger are not included in sqlite3_changes.
 		res, err := st.ExecContext(ctx, args...)
 		if err != nil {
 			return 0, err

@@ -72,8 +72,8 @@ type Backend interface {
 	Classify(err error) (detail string, kind error)
 	// InsertEvents inserts validated events (unique ids, no duplicate
 	// (tenant, transaction_id) within the slice), skipping those already
-	// stored, and a pending outbox row (id = event id) for each inserted
-	// one. It returns how many were inserted.
+	// stored, each pending for Lago (lago_next_attempt_at = lago_updated_at
+	// = received_at). It returns how many were inserted.
 	InsertEvents(ctx context.Context, c Conn, events []store.UsageEvent) (int, error)
 	Ping(ctx context.Context) error
 	Close() error

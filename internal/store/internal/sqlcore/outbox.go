@@ -3,6 +3,7 @@ package sqlcore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,7 +78,32 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
-// ClaimOutbox leases up to limit due pending rows.
+// eventOutboxCols read an event row as an outbox item; the event's Lago
+// delivery state lives on the row itself (lago_* columns).
+const eventOutboxCols = EventCols + `, lago_status, lago_attempts, lago_last_error, lago_next_attempt_at, lago_updated_at`
+
+func scanEventOutbox(r Row) (store.OutboxItem, error) {
+	var e store.UsageEvent
+	var it store.OutboxItem
+	var props string
+	var occurred, received, next, updated ts
+	err := r.Scan(&e.ID, &e.TenantID, &e.Metric, &e.Quantity, &props, &e.TransactionID, &occurred, &received,
+		&it.Status, &it.Attempts, &it.LastError, &next, &updated)
+	e.Properties, e.OccurredAt, e.ReceivedAt = []byte(props), occurred.t, received.t
+	it.ID, it.TenantID, it.Kind, it.EventID, it.Event = e.ID, e.TenantID, store.OutboxKindEvent, e.ID, &e
+	it.Payload = []byte("{}")
+	it.NextAttemptAt, it.CreatedAt, it.UpdatedAt = next.t, received.t, updated.t
+	return it, err
+}
+
+type due struct {
+	id    string
+	at    time.Time
+	event bool
+}
+
+// ClaimOutbox leases up to limit due pending rows: commands from
+// lago_outbox and events (whose state is on usage_events), oldest due first.
 func (d *DB) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) ([]store.OutboxItem, error) {
 	const op = "claim outbox"
 	if limit < 1 || limit > 1000 {
@@ -90,45 +116,68 @@ func (d *DB) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) ([
 	var items []store.OutboxItem
 	err := d.run(ctx, PlatformScope, true, func(c Conn) error {
 		items = items[:0]
-		var ids []string
-		err := collect(ctx, c, `SELECT id FROM lago_outbox WHERE status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`+d.be.SkipLocked(),
-			[]any{string(store.OutboxPending), d.t(now), limit}, func(r Row) (string, error) {
-				var id string
-				return id, r.Scan(&id)
-			}, &ids)
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		args := []any{d.t(now.Add(lease)), d.t(now)}
-		for _, id := range ids {
-			args = append(args, id)
-		}
-		if _, err := c.Exec(ctx, `UPDATE lago_outbox SET next_attempt_at = ?, updated_at = ? WHERE id IN (`+placeholders(len(ids))+`)`, args...); err != nil {
-			return err
-		}
-		if err := collect(ctx, c, `SELECT `+outboxCols+` FROM lago_outbox WHERE id IN (`+placeholders(len(ids))+`) ORDER BY created_at, id`, args[2:], scanOutbox, &items); err != nil {
-			return err
-		}
-		var eventIDs []any
-		for _, it := range items {
-			if it.EventID != "" {
-				eventIDs = append(eventIDs, it.EventID)
+		scanDue := func(event bool) func(Row) (due, error) {
+			return func(r Row) (due, error) {
+				x := due{event: event}
+				var at ts
+				err := r.Scan(&x.id, &at)
+				x.at = at.t
+				return x, err
 			}
 		}
-		if len(eventIDs) == 0 {
-			return nil
-		}
-		var events []store.UsageEvent
-		if err := collect(ctx, c, `SELECT `+EventCols+` FROM usage_events WHERE id IN (`+placeholders(len(eventIDs))+`)`, eventIDs, scanEvent, &events); err != nil {
+		// Both sources are locked (SKIP LOCKED: concurrent claimers take
+		// disjoint rows); rows beyond the merged limit are only locked until commit.
+		var cands []due
+		if err := collect(ctx, c, `SELECT id, next_attempt_at FROM lago_outbox WHERE status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`+d.be.SkipLocked(),
+			[]any{string(store.OutboxPending), d.t(now), limit}, scanDue(false), &cands); err != nil {
 			return err
 		}
-		byID := make(map[string]*store.UsageEvent, len(events))
-		for i := range events {
-			byID[events[i].ID] = &events[i]
+		if err := collect(ctx, c, `SELECT id, lago_next_attempt_at FROM usage_events WHERE lago_status = ? AND lago_next_attempt_at <= ? ORDER BY lago_next_attempt_at, id LIMIT ?`+d.be.SkipLocked(),
+			[]any{string(store.OutboxPending), d.t(now), limit}, scanDue(true), &cands); err != nil {
+			return err
 		}
-		for i := range items {
-			items[i].Event = byID[items[i].EventID]
+		slices.SortFunc(cands, func(a, b due) int {
+			if c := a.at.Compare(b.at); c != 0 {
+				return c
+			}
+			return strings.Compare(a.id, b.id)
+		})
+		if len(cands) > limit {
+			cands = cands[:limit]
 		}
+		var cmdIDs, eventIDs []any
+		for _, x := range cands {
+			if x.event {
+				eventIDs = append(eventIDs, x.id)
+			} else {
+				cmdIDs = append(cmdIDs, x.id)
+			}
+		}
+		leased, at := d.t(now.Add(lease)), d.t(now)
+		if len(cmdIDs) > 0 {
+			if _, err := c.Exec(ctx, `UPDATE lago_outbox SET next_attempt_at = ?, updated_at = ? WHERE id IN (`+placeholders(len(cmdIDs))+`)`,
+				append([]any{leased, at}, cmdIDs...)...); err != nil {
+				return err
+			}
+			if err := collect(ctx, c, `SELECT `+outboxCols+` FROM lago_outbox WHERE id IN (`+placeholders(len(cmdIDs))+`)`, cmdIDs, scanOutbox, &items); err != nil {
+				return err
+			}
+		}
+		if len(eventIDs) > 0 {
+			if _, err := c.Exec(ctx, `UPDATE usage_events SET lago_next_attempt_at = ?, lago_updated_at = ? WHERE id IN (`+placeholders(len(eventIDs))+`)`,
+				append([]any{leased, at}, eventIDs...)...); err != nil {
+				return err
+			}
+			if err := collect(ctx, c, `SELECT `+eventOutboxCols+` FROM usage_events WHERE id IN (`+placeholders(len(eventIDs))+`)`, eventIDs, scanEventOutbox, &items); err != nil {
+				return err
+			}
+		}
+		slices.SortFunc(items, func(a, b store.OutboxItem) int {
+			if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
 		return nil
 	})
 	if err != nil {
@@ -137,21 +186,27 @@ func (d *DB) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) ([
 	return items, nil
 }
 
-// MarkOutboxSent marks rows delivered.
+// MarkOutboxSent marks rows (commands or events) delivered.
 func (d *DB) MarkOutboxSent(ctx context.Context, ids []string) error {
 	const op = "mark outbox sent"
 	if len(ids) == 0 {
 		return nil
 	}
-	args := []any{string(store.OutboxSent), d.t(d.clock())}
+	var args []any
 	for _, id := range ids {
 		if !store.ValidID(id) {
 			return d.fail(op, notFound("outbox item"))
 		}
 		args = append(args, id)
 	}
+	sent, now := string(store.OutboxSent), d.t(d.clock())
 	err := d.run(ctx, PlatformScope, true, func(c Conn) error {
-		_, err := c.Exec(ctx, `UPDATE lago_outbox SET status = ?, updated_at = ? WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+		if _, err := c.Exec(ctx, `UPDATE lago_outbox SET status = ?, updated_at = ? WHERE id IN (`+placeholders(len(ids))+`)`,
+			append([]any{sent, now}, args...)...); err != nil {
+			return err
+		}
+		_, err := c.Exec(ctx, `UPDATE usage_events SET lago_status = ?, lago_updated_at = ? WHERE id IN (`+placeholders(len(ids))+`)`,
+			append([]any{sent, now}, args...)...)
 		return err
 	})
 	return d.fail(op, err)
@@ -161,9 +216,13 @@ func (d *DB) markOutbox(ctx context.Context, op, id string, status store.OutboxS
 	if !store.ValidID(id) {
 		return d.fail(op, notFound("outbox item"))
 	}
+	args := []any{string(status), clip(lastError), d.t(next), d.t(d.clock()), id, string(store.OutboxPending)}
 	err := d.run(ctx, PlatformScope, true, func(c Conn) error {
-		n, err := c.Exec(ctx, `UPDATE lago_outbox SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = ?`,
-			string(status), clip(lastError), d.t(next), d.t(d.clock()), id, string(store.OutboxPending))
+		n, err := c.Exec(ctx, `UPDATE lago_outbox SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = ?`, args...)
+		if err != nil || n > 0 {
+			return err
+		}
+		n, err = c.Exec(ctx, `UPDATE usage_events SET lago_status = ?, lago_attempts = lago_attempts + 1, lago_last_error = ?, lago_next_attempt_at = ?, lago_updated_at = ? WHERE id = ? AND lago_status = ?`, args...)
 		if err == nil && n == 0 {
 			err = notFound("pending outbox item")
 		}
@@ -182,15 +241,22 @@ func (d *DB) MarkOutboxFailed(ctx context.Context, id, lastError string) error {
 	return d.markOutbox(ctx, "mark outbox failed", id, store.OutboxFailed, lastError, d.clock())
 }
 
-// OutboxBacklog counts pending rows and finds the oldest.
+// OutboxBacklog counts pending commands and events and finds the oldest.
 func (d *DB) OutboxBacklog(ctx context.Context) (int, time.Time, error) {
-	var n int
-	var oldest ts
+	var n, m int
+	var oldest, oldestEvent ts
 	err := d.run(ctx, PlatformScope, false, func(c Conn) error {
-		return c.QueryRow(ctx, `SELECT count(*), min(created_at) FROM lago_outbox WHERE status = ?`, string(store.OutboxPending)).Scan(&n, &oldest)
+		if err := c.QueryRow(ctx, `SELECT count(*), min(created_at) FROM lago_outbox WHERE status = ?`, string(store.OutboxPending)).Scan(&n, &oldest); err != nil {
+			return err
+		}
+		return c.QueryRow(ctx, `SELECT count(*), min(received_at) FROM usage_events WHERE lago_status = ?`, string(store.OutboxPending)).Scan(&m, &oldestEvent)
 	})
 	if err != nil {
 		return 0, time.Time{}, d.fail("outbox backlog", err)
 	}
-	return n, oldest.t, nil
+	first := oldest.t
+	if oldestEvent.ok && (!oldest.ok || oldestEvent.t.Before(first)) {
+		first = oldestEvent.t
+	}
+	return n + m, first, nil
 }
