@@ -43,6 +43,7 @@ type Pipeline struct {
 		RecordBatch(context.Context, []metering.Event) error
 	}
 	single metering.Recorder
+	redis  *RedisRecorder
 	memory *MemoryBuffer
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
@@ -69,10 +70,11 @@ func StartPipeline(ctx context.Context, opts PipelineOptions) (*Pipeline, error)
 		}
 		c, err := NewConsumer(ctx, ConsumerOptions{Client: opts.Redis, Prefix: opts.RedisPrefix, Writer: opts.Store, Metrics: m, Logger: opts.Logger})
 		if err != nil {
+			rec.Close()
 			stop()
 			return nil, err
 		}
-		p.rec, p.single = rec, rec
+		p.rec, p.single, p.redis = rec, rec, rec
 		p.run(func() { _ = c.Run(runCtx) })
 	} else {
 		buf, err := NewMemoryBuffer(MemoryOptions{Writer: opts.Store, Metrics: m, Logger: opts.Logger})
@@ -120,6 +122,9 @@ func (p *Pipeline) Close(ctx context.Context) error {
 	var err error
 	if p.memory != nil {
 		err = p.memory.Close(ctx)
+	}
+	if p.redis != nil {
+		p.redis.Close()
 	}
 	p.stop()
 	p.wg.Wait()

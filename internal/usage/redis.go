@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fast-saas/fast-saas/internal/store"
@@ -34,6 +36,8 @@ type RedisOptions struct {
 	Stream string
 	// Timeout bounds one Record/RecordBatch so a dead Redis fails fast; 0 = 500ms.
 	Timeout time.Duration
+	// Writers is how many pipelines Record keeps in flight; 0 = 4.
+	Writers int
 	Metrics *Metrics
 	Now     func() time.Time
 }
@@ -42,17 +46,37 @@ type RedisOptions struct {
 // XADD has appended the event to the stream (Redis with AOF is the durable
 // write an API 202 stands on). The stream is never trimmed here: entries go
 // away only when a Consumer has stored and acknowledged them.
+//
+// Record commits in groups: concurrent calls (one per API request) are
+// gathered by a few writer goroutines and sent as one pipeline, so a busy
+// server pays one round trip for many events while a quiet one waits for
+// nobody — a writer sends whatever is queued the moment it is free.
 type RedisRecorder struct {
 	client  redis.UniversalClient
 	key     string
 	timeout time.Duration
 	metrics *Metrics
 	now     func() time.Time
+
+	reqs    chan addRequest
+	stop    chan struct{}
+	stopped sync.Once
+	closed  atomic.Bool
+	writers sync.WaitGroup
 }
+
+type addRequest struct {
+	payload []byte
+	done    chan error // buffered(1): the writer never blocks on it
+}
+
+// maxGroup caps one group commit.
+const maxGroup = 256
 
 var _ metering.Recorder = (*RedisRecorder)(nil)
 
-// NewRedisRecorder returns a recorder writing to opts' stream.
+// NewRedisRecorder returns a recorder writing to opts' stream and starts its
+// writers; Close stops them.
 func NewRedisRecorder(opts RedisOptions) (*RedisRecorder, error) {
 	if opts.Client == nil {
 		return nil, errors.New("usage: redis recorder needs a Client")
@@ -63,6 +87,8 @@ func NewRedisRecorder(opts RedisOptions) (*RedisRecorder, error) {
 		timeout: opts.Timeout,
 		metrics: orNop(opts.Metrics),
 		now:     opts.Now,
+		reqs:    make(chan addRequest, 4*maxGroup),
+		stop:    make(chan struct{}),
 	}
 	if r.timeout <= 0 {
 		r.timeout = 500 * time.Millisecond
@@ -70,7 +96,64 @@ func NewRedisRecorder(opts RedisOptions) (*RedisRecorder, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
+	n := opts.Writers
+	if n <= 0 {
+		n = 4
+	}
+	for range n {
+		r.writers.Add(1)
+		go r.writer()
+	}
 	return r, nil
+}
+
+// Close stops the writers. Call it after the last Record (after the HTTP
+// server stopped); later calls to Record return ErrClosed.
+func (r *RedisRecorder) Close() error {
+	r.closed.Store(true)
+	r.stopped.Do(func() { close(r.stop) })
+	r.writers.Wait()
+	return nil
+}
+
+func (r *RedisRecorder) writer() {
+	defer r.writers.Done()
+	group := make([]addRequest, 0, maxGroup)
+	cmds := make([]*redis.StringCmd, 0, maxGroup)
+	for {
+		group = group[:0]
+		select {
+		case <-r.stop:
+			return
+		case q := <-r.reqs:
+			group = append(group, q)
+		}
+	gather:
+		for len(group) < maxGroup {
+			select {
+			case q := <-r.reqs:
+				group = append(group, q)
+			default:
+				break gather
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+		cmds = cmds[:0]
+		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, q := range group {
+				cmds = append(cmds, p.XAdd(ctx, &redis.XAddArgs{Stream: r.key, Values: []any{fieldEvent, q.payload}}))
+			}
+			return nil
+		})
+		cancel()
+		for i, q := range group {
+			e := err
+			if i < len(cmds) && cmds[i].Err() != nil {
+				e = cmds[i].Err()
+			}
+			q.done <- e
+		}
+	}
 }
 
 func orDefault(s, def string) string {
@@ -80,10 +163,40 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// Record appends one event to the stream. A Redis that does not answer
-// within the timeout gives an error wrapping ErrUnavailable.
+// Record appends one event to the stream and returns once Redis has it. A
+// Redis that does not answer within the timeout gives an error wrapping
+// ErrUnavailable.
 func (r *RedisRecorder) Record(ctx context.Context, e metering.Event) error {
-	return r.RecordBatch(ctx, []metering.Event{e})
+	if err := validate(&e, r.now); err != nil {
+		r.metrics.Events.WithLabelValues(OutcomeRejected).Inc()
+		return err
+	}
+	b, err := encodeWire(e)
+	if err != nil {
+		r.metrics.Events.WithLabelValues(OutcomeRejected).Inc()
+		return err
+	}
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	q := addRequest{payload: b, done: make(chan error, 1)}
+	select {
+	case r.reqs <- q:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: xadd %s: queue: %w", ErrUnavailable, r.key, ctx.Err())
+	}
+	select {
+	case err := <-q.done:
+		if err != nil {
+			return fmt.Errorf("%w: xadd %s: %w", ErrUnavailable, r.key, err)
+		}
+		return nil
+	case <-ctx.Done():
+		// The event may still be written; recording it again is harmless.
+		return fmt.Errorf("%w: xadd %s: %w", ErrUnavailable, r.key, ctx.Err())
+	}
 }
 
 // RecordBatch appends events with one pipelined round trip. On error some

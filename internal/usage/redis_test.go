@@ -19,6 +19,7 @@ func newPipeline(t *testing.T, st BatchWriter, name string, mutate func(*Consume
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { rec.Close() })
 	opts := ConsumerOptions{Client: client, Prefix: prefix, Name: name, Writer: st, BatchSize: 100, Backoff: fastBackoff()}
 	if mutate != nil {
 		mutate(&opts)
@@ -256,9 +257,16 @@ func TestRedisRecorderFailsFastWhenRedisIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, _ := testEvents(t, "t1", 1)
+	evs, _ := testEvents(t, "t1", 2)
 	if err := rec.Record(context.Background(), evs[0]); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Record with Redis down = %v, want ErrUnavailable", err)
+	}
+	if err := rec.RecordBatch(context.Background(), evs); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("RecordBatch with Redis down = %v, want ErrUnavailable", err)
+	}
+	rec.Close()
+	if err := rec.Record(context.Background(), evs[0]); !errors.Is(err, ErrClosed) {
+		t.Errorf("Record after Close = %v, want ErrClosed", err)
 	}
 }
 
@@ -334,11 +342,49 @@ func TestRedisConsumerStartsWhileRedisIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, _ := NewRedisRecorder(RedisOptions{Client: client, Prefix: prefix})
+	defer rec.Close()
 	evs, ids := testEvents(t, "t1", 5)
 	if err := rec.RecordBatch(context.Background(), evs); err != nil { // creates the stream, not the group
 		t.Fatal(err)
 	}
 	drain(t, c2)
+	if err := st.exactlyOnce("t1", ids); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestRedisRecordConcurrentGroupCommit: many concurrent Record calls (one per
+// request) share pipelines; each event is in the stream once and every call
+// returned only after its XADD.
+func TestRedisRecordConcurrentGroupCommit(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	client, prefix, rec, c := newPipeline(t, st, "solo", nil)
+	evs, ids := testEvents(t, "t1", 64*25)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(evs))
+	for g := 0; g < 64; g++ {
+		part := evs[g*25 : (g+1)*25]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, e := range part {
+				errs <- rec.Record(context.Background(), e)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+	}
+	// Every Record returned: all events must already be in the stream.
+	if n, err := client.XLen(context.Background(), prefix+DefaultStream).Result(); err != nil || n != int64(len(evs)) {
+		t.Fatalf("stream length after all Records returned = %d, %v; want %d", n, err, len(evs))
+	}
+	drain(t, c)
 	if err := st.exactlyOnce("t1", ids); err != nil {
 		t.Error(err)
 	}
