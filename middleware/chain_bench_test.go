@@ -200,7 +200,7 @@ func benchRedisChain(b *testing.B, batchWorkers int) {
 func BenchmarkChainRatio(b *testing.B) {
 	b.Run("redis", func(b *testing.B) { lim, cpu := privateRedisLimiter(b, 0); benchRatio(b, lim, cpu) })
 	b.Run("redis-unbatched", func(b *testing.B) { lim, cpu := privateRedisLimiter(b, -1); benchRatio(b, lim, cpu) })
-	b.Run("redis-1-worker", func(b *testing.B) { lim, cpu := privateRedisLimiter(b, 1); benchRatio(b, lim, cpu) })
+	b.Run("redis-2-workers", func(b *testing.B) { lim, cpu := privateRedisLimiter(b, 2); benchRatio(b, lim, cpu) })
 	b.Run("memory", func(b *testing.B) { benchRatio(b, ratelimit.NewMemory(ratelimit.MemoryOptions{}), nil) })
 }
 
