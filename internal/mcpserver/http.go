@@ -54,6 +54,15 @@ func NewHandler(svc *core.Service, o HandlerOptions) (http.Handler, error) {
 	}
 	authed := auth.RequireBearerToken(verify, nil)(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if core.CallerFrom(r.Context()).Kind == core.Anonymous {
+			// Tools act as someone: no credential, no MCP (not even the
+			// public operations, so a misconfigured client fails loudly).
+			w.Header().Set("WWW-Authenticate", `Bearer realm="fast-saas"`)
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"type":"https://fast-saas.dev/problems/unauthorized","title":"Unauthorized","status":401,"code":"unauthorized","detail":"a valid bearer token is required"}` + "\n"))
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		authed.ServeHTTP(w, r)
 	}), nil

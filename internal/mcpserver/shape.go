@@ -108,7 +108,8 @@ func shapeOf(reg huma.Registry, t reflect.Type) (*shape, error) {
 			}
 			sh.Body = true
 			bt := f.Type
-			required := f.Tag.Get("required") != "false" && bt.Kind() != reflect.Pointer
+			// huma's rule, so MCP requires a body exactly when REST does.
+			required := f.Tag.Get("required") == "true" || (bt.Kind() != reflect.Pointer && bt.Kind() != reflect.Interface)
 			for bt.Kind() == reflect.Pointer {
 				bt = bt.Elem()
 			}
@@ -175,26 +176,63 @@ func sortedKeys(props map[string]*huma.Schema, t reflect.Type) []string {
 	return out
 }
 
-// schemaJSON renders the tool input schema with the registry's shared
-// definitions inlined as $defs, so every $ref resolves inside the document.
+// schemaJSON renders the tool input schema with the shared definitions
+// it references (transitively) inlined as $defs, so every $ref resolves
+// inside the document and no tool carries another tool's types.
 func schemaJSON(reg huma.Registry, s *huma.Schema) (json.RawMessage, error) {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return nil, err
 	}
-	if !strings.Contains(string(b), `"$ref"`) {
+	defs := map[string]json.RawMessage{}
+	queue := refsIn(b)
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		if _, done := defs[name]; done {
+			continue
+		}
+		d, ok := reg.Map()[name]
+		if !ok {
+			return nil, fmt.Errorf("unresolved $ref %s", name)
+		}
+		db, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		defs[name] = db
+		queue = append(queue, refsIn(db)...)
+	}
+	if len(defs) == 0 {
 		return b, nil
 	}
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
 	}
-	defs := map[string]any{}
-	for name, d := range reg.Map() {
-		defs[name] = d
-	}
 	m["$defs"] = defs
 	return json.Marshal(m)
+}
+
+const refPrefix = `"$ref":"#/$defs/`
+
+// refsIn lists the definition names referenced in a marshalled schema.
+func refsIn(b []byte) []string {
+	var out []string
+	s := string(b)
+	for {
+		i := strings.Index(s, refPrefix)
+		if i < 0 {
+			return out
+		}
+		s = s[i+len(refPrefix):]
+		j := strings.IndexByte(s, '"')
+		if j < 0 {
+			return out
+		}
+		out = append(out, s[:j])
+		s = s[j:]
+	}
 }
 
 // validate checks args against the tool schema with huma's validator
