@@ -24,9 +24,12 @@
 //
 //   - [Limiter] is the small interface the middleware consumes.
 //   - [NewMemory] is the in-process backend (the embedded mode; one replica).
-//   - [NewRedis] is the shared backend; when Redis fails it either falls
-//     back to a local limiter (fail-open, the default) or reports
-//     [ErrUnavailable] (fail-closed).
+//   - [NewRedis] is the shared backend. Concurrent decisions are sent as
+//     one pipeline per round trip; each has a bounded time (50 ms by
+//     default). When Redis fails it either falls back to a local limiter
+//     (fail-open, the default) or reports [ErrUnavailable] (fail-closed).
+//     By default decisions use the Redis server's clock (TIME inside the
+//     script, Redis ≥ 5), so replicas with skewed clocks still agree.
 //   - [Middleware] applies a limit per request and writes the RateLimit
 //     headers (IETF draft-ietf-httpapi-ratelimit-headers), the conventional
 //     X-RateLimit-* headers and, on 429, Retry-After and a problem+json body.
