@@ -102,6 +102,24 @@ func Run(t *testing.T, newLimiters Factory) {
 		}
 	})
 
+	t.Run("BurstLargerThanRate", func(t *testing.T) {
+		t.Parallel()
+		clock := NewClock(start)
+		l := newLimiters(t, clock.Now, 1)[0]
+		limit := ratelimit.Limit{Rate: 1, Period: time.Minute, Burst: 5}
+		if got, want := countAllowed(t, l, "k", limit, 10), 5; got != want {
+			t.Errorf("allowed %d of 10 back-to-back requests, want %d (the burst)", got, want)
+		}
+		clock.Advance(59 * time.Second)
+		if got := countAllowed(t, l, "k", limit, 3); got != 0 {
+			t.Errorf("after 59 s at 1/min: allowed %d, want 0", got)
+		}
+		clock.Advance(time.Second)
+		if got, want := countAllowed(t, l, "k", limit, 3), 1; got != want {
+			t.Errorf("after 60 s at 1/min: allowed %d, want %d", got, want)
+		}
+	})
+
 	t.Run("Refill", func(t *testing.T) {
 		t.Parallel()
 		clock := NewClock(start)
