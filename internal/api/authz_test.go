@@ -46,6 +46,7 @@ type world struct {
 	tokens             map[string]string // principal → bearer token ("" = none)
 	targetKey, freshEm string
 	buf                *usage.MemoryBuffer
+	svc                *core.Service
 }
 
 // storeCounter counts this month's api_calls from the store (the quota's
@@ -137,6 +138,7 @@ func newWorld(t testing.TB, missingScope string) *world {
 	}
 	t.Cleanup(func() { keys.Close() })
 	svc := &core.Service{Store: st, Plans: testPlans{}, KeyRevoked: func(h []byte) { _ = keys.RevokeHash(ctx, [32]byte(h)) }}
+	w.svc = svc
 	auth := &Authenticator{Verifier: testVerifier{keys}, Service: svc}
 	buf, err := usage.NewMemoryBuffer(usage.MemoryOptions{Writer: st})
 	if err != nil {
@@ -220,7 +222,11 @@ var matrix = map[string]struct {
 
 // AI operations: no upstream configured → 503 for whoever may use them
 // (platform, members and up, keys with scope ai); viewers-only users 403.
-const aiWant = "503 503 503 503 403 503 503 403 401 401 401"
+// The health operations answer 200 (reporting "not_configured").
+const (
+	aiWant       = "503 503 503 503 403 503 503 403 401 401 401"
+	aiHealthWant = "200 200 200 200 403 200 200 403 401 401 401"
+)
 
 func (w *world) request(op core.Operation) *http.Request {
 	path := op.Path
@@ -247,6 +253,10 @@ func (w *world) request(op core.Operation) *http.Request {
 		"createAPIKey":       `{"name":"ci","scopes":["read"]}`,
 		"rotateAPIKey":       `{"grace_seconds":60}`,
 		"ingestUsageEvents":  `{"events":[{"transaction_id":"t1","metric":"api_calls","quantity":1}]}`,
+		"pullOllamaModel":    `{"model":"llama3"}`,
+		"ollamaGenerate":     `{"model":"llama3","prompt":"hi"}`,
+		"ollamaChat":         `{"model":"llama3","messages":[{"role":"user","content":"hi"}]}`,
+		"runClaudeAgent":     `{"prompt":"hi"}`,
 	}
 	var body io.Reader
 	if b, ok := bodies[op.ID]; ok {
@@ -271,6 +281,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		want := row.want
 		if strings.HasPrefix(op.Path, "/api/v1/ai/") {
 			want, row.scope, ok = aiWant, core.ScopeAI, true
+			if strings.HasSuffix(op.Path, "/health") {
+				want = aiHealthWant
+			}
 		}
 		if !ok {
 			t.Errorf("operation %s has no row in the authorization matrix", op.ID)

@@ -188,12 +188,19 @@ func operationMiddleware(api huma.API, o Options, byID map[string]core.Operation
 		hop := ctx.Operation()
 		setRoute(ctx.Context(), hop.Path)
 		op, ok := byID[hop.OperationID]
-		if !ok || !active || op.Access.Anonymous {
+		if !ok || op.Access.Anonymous {
 			next(ctx)
 			return
 		}
 		caller := core.CallerFrom(ctx.Context())
-		if caller.Kind == core.Anonymous || caller.Kind == core.PlatformCaller {
+		if caller.Kind == core.Anonymous {
+			// Refuse before input validation: an anonymous caller learns
+			// nothing about an operation's inputs, and gets 401, not 422.
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="fast-saas"`)
+			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "", core.Unauthenticated())
+			return
+		}
+		if !active || caller.Kind == core.PlatformCaller {
 			// Platform admins act for the operator, not for a tenant: they
 			// are neither billed nor limited per tenant.
 			next(ctx)

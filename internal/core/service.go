@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fast-saas/fast-saas/internal/ai"
 	"github.com/fast-saas/fast-saas/internal/store"
 )
 
@@ -59,7 +60,7 @@ type Service struct {
 	// caches can drop it at once (nil = nothing to tell).
 	KeyRevoked func(hash []byte)
 	// AI holds the upstream proxies; nil upstreams answer 503.
-	AI AIClients
+	AI *ai.Clients
 }
 
 func (s *Service) now() time.Time {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fast-saas/fast-saas/internal/ai"
 	"github.com/fast-saas/fast-saas/internal/api"
 	"github.com/fast-saas/fast-saas/internal/config"
 	"github.com/fast-saas/fast-saas/internal/core"
@@ -85,6 +86,11 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 				}
 			}
 		}}
+	if s.Service.AI, err = ai.NewClients(ai.Endpoints{OllamaURL: cfg.OllamaURL, LangflowURL: cfg.LangflowURL, LangflowAPIKey: cfg.LangflowAPIKey,
+		LangfuseURL: cfg.LangfuseURL, AgentURL: cfg.AgentURL, AgentKey: cfg.AgentKey}, ai.Options{}); err != nil {
+		s.Close()
+		return nil, err
+	}
 	auth := &api.Authenticator{Verifier: s.Authn, Service: s.Service}
 
 	var report api.Reporter
