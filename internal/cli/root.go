@@ -82,6 +82,7 @@ Run the API:       fast-saas serve`,
 		newMigrateCmd(io),
 		newKeysCmd(io),
 		newProbeCmd(io),
+		newMcpCmd(io),
 		newInitCmd(io), newCatalogCmd(io), newAddCmd(io), newRemoveCmd(io), newEnvCmd(io), newUpCmd(io), newDownCmd(io), newLogsCmd(io), newHealthCmd(io), newDoctorCmd(io),
 	)
 	return root
