@@ -42,7 +42,17 @@ Then start the new services with: fast-saas up`,
 				return fmt.Errorf("add: %w", err)
 			}
 			if len(plan.Added) == 0 {
-				fmt.Fprintf(io.Out, "Already selected: %s. Nothing to do.\n", strings.Join(ids, ", "))
+				if len(plan.Chosen) == len(p.Manifest.Modules) {
+					fmt.Fprintf(io.Out, "Already selected: %s. Nothing to do.\n", strings.Join(ids, ", "))
+					return nil
+				}
+				// Selected so far only as a dependency: record the choice so
+				// the module stays when what needed it is removed. No
+				// service changes, so no confirmation.
+				if _, err := p.Add(ids); err != nil {
+					return err
+				}
+				fmt.Fprintf(io.Out, "Already running as a dependency; now selected explicitly: %s\n", strings.Join(ids, ", "))
 				return nil
 			}
 			question := "Add " + strings.Join(plan.Added, ", ") + "?"
