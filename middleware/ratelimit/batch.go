@@ -100,6 +100,14 @@ func (b *batcher) run() {
 func (b *batcher) exec(batch []*pending) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
+	if len(batch) == 1 {
+		// Nobody else waiting: a plain EVALSHA (EVAL on NOSCRIPT) is
+		// cheaper than a pipeline of one.
+		p := batch[0]
+		vals, err := gcraScript.Run(ctx, b.scripter, p.keys, p.args[:]...).Int64Slice()
+		p.done <- batchResult{vals, err}
+		return
+	}
 	cmds := b.pipeline(ctx, batch)
 	var retry []*pending
 	for i, p := range batch {

@@ -249,3 +249,33 @@ func TestRedisKeyExpires(t *testing.T) {
 		t.Errorf("PTTL = %v, want in (0, 6s]", ttl)
 	}
 }
+
+func TestRedisPipelineSurvivesScriptFlush(t *testing.T) {
+	t.Parallel()
+	client := privateRedis(t)
+	l, err := ratelimit.NewRedis(client, ratelimit.RedisOptions{FailClosed: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	limit := ratelimit.Limit{Rate: 4, Period: time.Hour}
+	if err := client.ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Six decisions in one pipeline against an empty script cache: every
+	// EVALSHA fails with NOSCRIPT, the script is loaded and the batch
+	// retried, and the decisions are still exact.
+	ds, errs := l.AllowBatch("k", limit, 6)
+	allowed := 0
+	for i, d := range ds {
+		if errs[i] != nil {
+			t.Fatalf("decision %d: %v", i, errs[i])
+		}
+		if d.Allowed {
+			allowed++
+		}
+	}
+	if allowed != 4 {
+		t.Errorf("allowed %d of 6 in one pipeline, want 4", allowed)
+	}
+}
