@@ -316,3 +316,31 @@ func FuzzEventErrors(f *testing.F) {
 		_ = e.Error()
 	})
 }
+
+func TestFakeAbortOnDuplicate(t *testing.T) {
+	t.Parallel()
+	fake := lagofake.New(lagofake.Options{AbortOnDuplicate: true})
+	defer fake.Close()
+	c := newClient(t, fake, fake.APIKey())
+	ctx := context.Background()
+	evs := events(3, "t")
+	if err := c.SendEvents(ctx, evs[:1]); err != nil {
+		t.Fatal(err)
+	}
+	var apiErr *lago.APIError
+	// The duplicate first: the aborted transaction fails the next event, 500.
+	if err := c.SendEvents(ctx, evs); !errors.As(err, &apiErr) || apiErr.StatusCode != 500 || !apiErr.Retryable() {
+		t.Errorf("SendEvents(duplicate first) = %v, want a retryable 500", err)
+	}
+	// The duplicate last: the intended 422.
+	err := c.SendEvents(ctx, []lago.Event{evs[1], evs[0]})
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 422 {
+		t.Fatalf("SendEvents(duplicate last) = %v, want 422", err)
+	}
+	if errs, ok := apiErr.EventErrors(); !ok || !lago.OnlyAlreadyExists(errs[1]) {
+		t.Errorf("EventErrors = %v, %v; want index 1 already exists", errs, ok)
+	}
+	if got := len(fake.Events()); got != 1 {
+		t.Errorf("fake stored %d events, want 1 (both batches rolled back)", got)
+	}
+}

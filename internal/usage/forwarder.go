@@ -261,25 +261,46 @@ func (f *Forwarder) sendEvents(ctx context.Context, items []store.OutboxItem, v 
 		pending = append(pending, it)
 		batch = append(batch, ev)
 	}
-	f.sendEventBatch(ctx, pending, batch, v)
+	_ = f.sendEventBatch(ctx, pending, batch, v)
 }
 
-func (f *Forwarder) sendEventBatch(ctx context.Context, items []store.OutboxItem, batch []lago.Event, v *verdicts) {
+// sendEventBatch sends one batch and sorts its rows into v. It returns a
+// non-nil error when Lago looks unavailable, so that a caller bisecting does
+// not send the other half into an outage.
+func (f *Forwarder) sendEventBatch(ctx context.Context, items []store.OutboxItem, batch []lago.Event, v *verdicts) error {
 	for len(items) > 0 {
 		err := f.opts.Lago.SendEvents(ctx, batch)
 		if err == nil {
 			for _, it := range items {
 				v.sent = append(v.sent, it.ID)
 			}
-			return
+			return nil
 		}
 		var apiErr *lago.APIError
-		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnprocessableEntity {
+		isAPI := errors.As(err, &apiErr)
+		switch {
+		case isAPI && apiErr.StatusCode == http.StatusUnprocessableEntity:
+			// Handled below.
+		case isAPI && apiErr.StatusCode == http.StatusInternalServerError && len(items) > 1 && ctx.Err() == nil:
+			// Lago's Postgres event store saves a batch in one transaction
+			// and rescues a duplicate transaction_id per event; but the
+			// failed INSERT has aborted the transaction, so the next event
+			// fails too and the request ends in a 500 — unless the duplicate
+			// was last. A resent batch (lost answer, expired lease) would
+			// then fail forever. Bisecting isolates the rows: alone, a
+			// duplicate gets its 422 value_already_exist. When Lago is down
+			// for real, the first half tells us and the rest waits.
+			f.metrics.LagoFailures.WithLabelValues(ReasonServerError).Inc()
+			return f.bisect(ctx, items, batch, v)
+		default:
 			f.metrics.LagoFailures.WithLabelValues(reason(err)).Inc()
 			for _, it := range items {
 				v.retry = append(v.retry, retryRow{it, err})
 			}
-			return
+			if lagoDown(err) {
+				return err
+			}
+			return nil // this batch's own problem (e.g. a 500 for one event)
 		}
 		if errs, ok := apiErr.EventErrors(); ok {
 			var nextItems []store.OutboxItem
@@ -307,13 +328,24 @@ func (f *Forwarder) sendEventBatch(ctx context.Context, items []store.OutboxItem
 		if len(items) == 1 {
 			f.metrics.LagoFailures.WithLabelValues(ReasonRejected).Inc()
 			v.failed = append(v.failed, failedRow{items[0].ID, "lago rejected the event: " + err.Error()})
-			return
+			return nil
 		}
-		mid := len(items) / 2
-		f.sendEventBatch(ctx, items[:mid], batch[:mid], v)
-		f.sendEventBatch(ctx, items[mid:], batch[mid:], v)
-		return
+		return f.bisect(ctx, items, batch, v)
 	}
+	return nil
+}
+
+// bisect sends the two halves of a batch; if the first finds Lago down, the
+// second is not sent but retried later with the same error.
+func (f *Forwarder) bisect(ctx context.Context, items []store.OutboxItem, batch []lago.Event, v *verdicts) error {
+	mid := len(items) / 2
+	if err := f.sendEventBatch(ctx, items[:mid], batch[:mid], v); err != nil {
+		for _, it := range items[mid:] {
+			v.retry = append(v.retry, retryRow{it, err})
+		}
+		return err
+	}
+	return f.sendEventBatch(ctx, items[mid:], batch[mid:], v)
 }
 
 // toLagoEvent maps an outbox row to Lago's event: transaction_id = our event's
@@ -434,6 +466,22 @@ func (f *Forwarder) sendCommand(ctx context.Context, it store.OutboxItem) error 
 	default:
 		return &invalidRowError{fmt.Sprintf("outbox row %s: unknown kind %q", it.ID, it.Kind)}
 	}
+}
+
+// lagoDown reports whether err says Lago cannot take requests right now, as
+// opposed to failing one request: no answer, rate limiting, or a gateway or
+// availability error.
+func lagoDown(err error) bool {
+	var apiErr *lago.APIError
+	if !errors.As(err, &apiErr) {
+		return true
+	}
+	switch apiErr.StatusCode {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+		http.StatusUnauthorized, http.StatusForbidden:
+		return true
+	}
+	return false
 }
 
 // reason maps a send error to a bounded label value.

@@ -512,3 +512,70 @@ func TestForwarderLagGauge(t *testing.T) {
 		t.Errorf("lago lag after delivery = %v, want 0", got)
 	}
 }
+
+// TestForwarderResendAgainstAbortingLago: Lago's Postgres store answers a
+// resent batch with a 500 (its transaction aborts on the first duplicate).
+// The forwarder bisects down to single events, each then answered 422
+// value_already_exist, and marks them sent: delivered once, nothing stuck.
+func TestForwarderResendAgainstAbortingLago(t *testing.T) {
+	t.Parallel()
+	clk := &clock{now: time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)}
+	outbox := newMemOutbox(clk)
+	fake := lagofake.New(lagofake.Options{AbortOnDuplicate: true})
+	defer fake.Close()
+	client, err := lago.New(lago.Options{BaseURL: fake.URL, APIKey: fake.APIKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd, err := NewForwarder(ForwarderOptions{Outbox: outbox, Lago: &lostAnswer{Client: client}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := outbox.addEvents("t", 100)
+	for i := 0; i < 3; i++ {
+		if _, err := fwd.ForwardOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Hour)
+	}
+	if got := len(outbox.byStatus(store.OutboxSent)); got != 100 {
+		t.Errorf("%d rows sent, want 100 (pending %d, failed %d)", got,
+			len(outbox.byStatus(store.OutboxPending)), len(outbox.byStatus(store.OutboxFailed)))
+	}
+	for _, id := range want {
+		if n := fake.Deliveries()[id]; n != 1 {
+			t.Errorf("event %s stored %d times, want 1", id, n)
+		}
+	}
+}
+
+// TestForwarderBisectStopsWhenLagoGoesDown: a 500 starts a bisection; if Lago
+// is found down on the way, the untried half is retried later, unsent.
+func TestForwarderBisectStopsWhenLagoGoesDown(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	api := lagoFunc(func(ctx context.Context, evs []lago.Event) error {
+		calls++
+		if calls == 1 {
+			return &lago.APIError{StatusCode: 500}
+		}
+		return &lago.APIError{StatusCode: 503}
+	})
+	r := newRig(t, func(*lago.Client) LagoAPI { return api })
+	r.outbox.addEvents("t", 100)
+	r.drainDue(t)
+	if calls != 2 {
+		t.Errorf("Lago got %d requests, want 2 (the batch, then the first half that found it down)", calls)
+	}
+	if got := len(r.outbox.byStatus(store.OutboxPending)); got != 100 {
+		t.Errorf("%d rows pending, want 100", got)
+	}
+}
+
+type lagoFunc func(context.Context, []lago.Event) error
+
+func (f lagoFunc) SendEvents(ctx context.Context, evs []lago.Event) error { return f(ctx, evs) }
+func (lagoFunc) UpsertCustomer(context.Context, lago.Customer) error      { return nil }
+func (lagoFunc) CreateSubscription(context.Context, lago.Subscription) error {
+	return nil
+}

@@ -53,6 +53,14 @@ type Options struct {
 	Plans []string
 	// MaxBatch is the batch limit; zero means lago.MaxBatchEvents.
 	MaxBatch int
+	// AbortOnDuplicate mimics what Lago's Postgres event store does with a
+	// batch holding an already stored transaction_id: it saves the events in
+	// one transaction and rescues the unique violation, but Postgres has
+	// aborted the transaction, so the next event's INSERT fails and the
+	// request ends in a 500 — unless the duplicate was the last event, which
+	// gets the intended 422 value_already_exist. false: every duplicate is
+	// reported as a 422, as the code intends.
+	AbortOnDuplicate bool
 }
 
 // Stored is an event the fake accepted, with when it received it.
@@ -67,6 +75,7 @@ type Server struct {
 
 	apiKey   string
 	maxBatch int
+	abortDup bool
 
 	mu            sync.Mutex
 	mode          Mode
@@ -85,6 +94,7 @@ func New(opts Options) *Server {
 	s := &Server{
 		apiKey:        opts.APIKey,
 		maxBatch:      opts.MaxBatch,
+		abortDup:      opts.AbortOnDuplicate,
 		plans:         map[string]bool{},
 		seen:          map[string]bool{},
 		duplicates:    map[string]int{},
@@ -289,10 +299,14 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	for i, ev := range events {
 		key := ev.ExternalSubscriptionID + "\x00" + ev.TransactionID
 		if s.seen[key] || batchSeen[key] {
-			errs[strconv.Itoa(i)] = map[string][]string{"transaction_id": {lago.CodeAlreadyExists}}
 			if s.seen[key] {
 				s.duplicates[ev.TransactionID]++
 			}
+			if s.abortDup && i < len(events)-1 {
+				writeJSON(w, http.StatusInternalServerError, map[string]any{"status": 500, "error": "Internal Server Error"})
+				return
+			}
+			errs[strconv.Itoa(i)] = map[string][]string{"transaction_id": {lago.CodeAlreadyExists}}
 		}
 		batchSeen[key] = true
 	}
