@@ -128,12 +128,14 @@ func (d *DB) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) ([
 		// Both sources are locked (SKIP LOCKED: concurrent claimers take
 		// disjoint rows); rows beyond the merged limit are only locked until commit.
 		var cands []due
-		if err := collect(ctx, c, `SELECT id, next_attempt_at FROM lago_outbox WHERE status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`+d.be.SkipLocked(),
-			[]any{string(store.OutboxPending), d.t(now), limit}, scanDue(false), &cands); err != nil {
+		// 'pending' is a literal, not a parameter: only then can the planner
+		// prove the partial indexes (WHERE status = 'pending') apply.
+		if err := collect(ctx, c, `SELECT id, next_attempt_at FROM lago_outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`+d.be.SkipLocked(),
+			[]any{d.t(now), limit}, scanDue(false), &cands); err != nil {
 			return err
 		}
-		if err := collect(ctx, c, `SELECT id, lago_next_attempt_at FROM usage_events WHERE lago_status = ? AND lago_next_attempt_at <= ? ORDER BY lago_next_attempt_at, id LIMIT ?`+d.be.SkipLocked(),
-			[]any{string(store.OutboxPending), d.t(now), limit}, scanDue(true), &cands); err != nil {
+		if err := collect(ctx, c, `SELECT id, lago_next_attempt_at FROM usage_events WHERE lago_status = 'pending' AND lago_next_attempt_at <= ? ORDER BY lago_next_attempt_at, id LIMIT ?`+d.be.SkipLocked(),
+			[]any{d.t(now), limit}, scanDue(true), &cands); err != nil {
 			return err
 		}
 		slices.SortFunc(cands, func(a, b due) int {
@@ -246,10 +248,11 @@ func (d *DB) OutboxBacklog(ctx context.Context) (int, time.Time, error) {
 	var n, m int
 	var oldest, oldestEvent ts
 	err := d.run(ctx, PlatformScope, false, func(c Conn) error {
-		if err := c.QueryRow(ctx, `SELECT count(*), min(created_at) FROM lago_outbox WHERE status = ?`, string(store.OutboxPending)).Scan(&n, &oldest); err != nil {
+		// Literal 'pending' so the partial indexes apply (see ClaimOutbox).
+		if err := c.QueryRow(ctx, `SELECT count(*), min(created_at) FROM lago_outbox WHERE status = 'pending'`).Scan(&n, &oldest); err != nil {
 			return err
 		}
-		return c.QueryRow(ctx, `SELECT count(*), min(received_at) FROM usage_events WHERE lago_status = ?`, string(store.OutboxPending)).Scan(&m, &oldestEvent)
+		return c.QueryRow(ctx, `SELECT count(*), min(received_at) FROM usage_events WHERE lago_status = 'pending'`).Scan(&m, &oldestEvent)
 	})
 	if err != nil {
 		return 0, time.Time{}, d.fail("outbox backlog", err)
