@@ -113,8 +113,13 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 		return nil, err
 	}
 	checks = append(checks, pipelineCheck(st, s.redis, cfg.RedisPrefix, cfg.LagoAPIURL != ""))
+	mounts, err := s.mcpMounts(logger)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	h, err := api.New(api.Options{Service: s.Service, Auth: auth, Logger: logger, Registry: reg, Report: report,
-		MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Version: "dev", Ready: checks, Traffic: s.pipe.traffic})
+		MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Version: "dev", Ready: checks, Traffic: s.pipe.traffic, Mounts: mounts})
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -1,0 +1,24 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/fast-saas/fast-saas/internal/mcpserver"
+)
+
+// mcpMounts builds the MCP endpoint: the operation table's tools over
+// Streamable HTTP at /mcp, mounted inside the API chain so it is
+// authenticated exactly like the API and every tool runs as the caller.
+func (s *Server) mcpMounts(logger *slog.Logger) (map[string]http.Handler, error) {
+	openAPI := func(context.Context) ([]byte, error) { return json.Marshal(s.Handler.API.OpenAPI()) }
+	h, err := mcpserver.NewHandler(s.Service, mcpserver.HandlerOptions{MaxBodyBytes: s.Config.MaxBodyBytes,
+		Options: mcpserver.Options{Logger: logger, Version: "dev",
+			Resources: []mcpserver.Resource{mcpserver.CatalogResource(), mcpserver.OpenAPIResource(openAPI)}}})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]http.Handler{"/mcp": h}, nil
+}
