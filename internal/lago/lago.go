@@ -14,6 +14,9 @@
 //     {"transaction_id":["value_already_exist"]}, and the whole batch is rolled
 //     back. [APIError.EventErrors] exposes those per-event errors so a caller
 //     can tell "already delivered" from "invalid" and resend the rest.
+//     (In practice that store's transaction is aborted by the first
+//     duplicate, so a batch whose duplicate is not its last event gets a 500
+//     instead; callers that resend batches must be ready for that too.)
 //   - POST /api/v1/customers creates the customer or updates the one with the
 //     same external_id.
 //   - POST /api/v1/subscriptions creates a subscription; posted again with the
