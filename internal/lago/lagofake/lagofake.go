@@ -86,7 +86,7 @@ type Server struct {
 	plans         map[string]bool
 	reject        func(lago.Event) map[string][]string
 	events        []Stored
-	delivered     map[string]int // transaction_id → times stored
+	delivered     map[string]int  // transaction_id → times stored
 	seen          map[string]bool // external_subscription_id + "\x00" + transaction_id
 	duplicates    map[string]int  // transaction_id → duplicate deliveries refused
 	customers     map[string]lago.Customer
