@@ -344,3 +344,24 @@ func TestFakeAbortOnDuplicate(t *testing.T) {
 		t.Errorf("fake stored %d events, want 1 (both batches rolled back)", got)
 	}
 }
+
+func TestFakeCountOnly(t *testing.T) {
+	t.Parallel()
+	fake := lagofake.New(lagofake.Options{CountOnly: true})
+	defer fake.Close()
+	c := newClient(t, fake, fake.APIKey())
+	evs := events(5, "t")
+	if err := c.SendEvents(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.Events(); len(got) != 0 {
+		t.Errorf("Events() kept %d events with CountOnly, want 0", len(got))
+	}
+	got := fake.Deliveries()
+	if len(got) != 5 || got[evs[4].TransactionID] != 1 {
+		t.Errorf("Deliveries() = %v, want 5 transactions once each", got)
+	}
+	if err := c.SendEvents(context.Background(), evs[:1]); err == nil {
+		t.Error("duplicate accepted with CountOnly, want 422")
+	}
+}
