@@ -76,25 +76,22 @@ func (c compose) baseArgs(all bool) ([]string, error) {
 	for _, f := range c.project.ComposeFiles() {
 		args = append(args, "-f", f)
 	}
-	var layers []catalog.Layer
+	var profiles []string
 	if all {
-		layers = catalog.Layers()
+		for _, l := range catalog.Layers() {
+			if p := l.Profile(); p != "" {
+				profiles = append(profiles, p)
+			}
+		}
 	} else {
 		res, err := c.project.Resolve()
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range res.Modules {
-			if !containsLayer(layers, m.Layer) {
-				layers = append(layers, m.Layer)
-			}
-		}
-		layers = catalogOrder(layers)
+		profiles = project.Profiles(res.Modules)
 	}
-	for _, l := range layers {
-		if p := l.Profile(); p != "" {
-			args = append(args, "--profile", p)
-		}
+	for _, p := range profiles {
+		args = append(args, "--profile", p)
 	}
 	return args, nil
 }
@@ -106,16 +103,6 @@ func containsLayer(ls []catalog.Layer, l catalog.Layer) bool {
 		}
 	}
 	return false
-}
-
-func catalogOrder(ls []catalog.Layer) []catalog.Layer {
-	var out []catalog.Layer
-	for _, l := range catalog.Layers() {
-		if containsLayer(ls, l) {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // run checks the plugin and runs compose with the base args plus extra.
