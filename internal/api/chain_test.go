@@ -94,3 +94,31 @@ func TestQuotaAndMetering(t *testing.T) {
 		t.Errorf("usage/limit: got %d %v, want exceeded, 3 of 3 used", code, body)
 	}
 }
+
+// TestAuthorizationCacheInvalidation: authorization lookups are cached,
+// but changes made through the API apply to the very next request.
+func TestAuthorizationCacheInvalidation(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	ten := "/api/v1/tenants/" + w.tenantA
+	steps := []struct {
+		name, method, path, token, body string
+		want                            int
+	}{
+		{"member reads", http.MethodGet, ten, w.tokens["member"], "", http.StatusOK},
+		{"member cannot manage keys", http.MethodGet, ten + "/api-keys", w.tokens["member"], "", http.StatusForbidden},
+		{"promote to admin", http.MethodPatch, ten + "/members/" + w.users["member"], w.tokens["owner"], `{"role":"admin"}`, http.StatusOK},
+		{"admin manages keys", http.MethodGet, ten + "/api-keys", w.tokens["member"], "", http.StatusOK},
+		{"remove", http.MethodDelete, ten + "/members/" + w.users["member"], w.tokens["owner"], "", http.StatusNoContent},
+		{"removed user sees nothing", http.MethodGet, ten, w.tokens["member"], "", http.StatusNotFound},
+		{"suspend", http.MethodPost, ten + "/suspend", w.tokens["platform"], "", http.StatusOK},
+		{"suspended tenant refuses owner", http.MethodGet, ten, w.tokens["owner"], "", http.StatusForbidden},
+		{"reactivate", http.MethodPost, ten + "/reactivate", w.tokens["platform"], "", http.StatusOK},
+		{"owner again", http.MethodGet, ten, w.tokens["owner"], "", http.StatusOK},
+	}
+	for _, s := range steps {
+		if code, body := do(t, w.h, s.method, s.path, s.token, s.body); code != s.want {
+			t.Fatalf("%s: got %d %v, want %d", s.name, code, body, s.want)
+		}
+	}
+}

@@ -110,6 +110,7 @@ func (s *Service) memberOps() []Operation {
 					out = store.Member{Membership: m, User: u}
 					return audit(ctx, tx, c, c.Tenant.ID, "member.add", "user:"+u.ID, map[string]string{"role": string(role)})
 				})
+				s.forgetMembers()
 				if err != nil {
 					return nil, err
 				}
@@ -130,10 +131,12 @@ func (s *Service) memberOps() []Operation {
 					if err != nil {
 						return storeErr(err, "member")
 					}
+					from := cur.Role
 					cur.Membership = m
 					out = cur
-					return audit(ctx, tx, c, c.Tenant.ID, "member.change_role", "user:"+in.UserID, map[string]string{"from": string(cur.Role), "to": in.Body.Role})
+					return audit(ctx, tx, c, c.Tenant.ID, "member.change_role", "user:"+in.UserID, map[string]string{"from": string(from), "to": in.Body.Role})
 				})
+				s.forgetMembers()
 				if err != nil {
 					return nil, err
 				}
@@ -154,6 +157,7 @@ func (s *Service) memberOps() []Operation {
 					}
 					return audit(ctx, tx, c, c.Tenant.ID, "member.remove", "user:"+in.UserID, nil)
 				})
+				s.forgetMembers()
 				if err != nil {
 					return nil, err
 				}

@@ -186,7 +186,7 @@ func (s *Service) authorize(ctx context.Context, a Access, in any) (*Call, error
 		return c, nil
 	}
 	tenantID := ts.tenantRef()
-	t, err := s.Store.GetTenant(ctx, tenantID)
+	t, err := s.tenant(ctx, tenantID)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
 		return nil, NotFound("tenant")
 	}
@@ -212,18 +212,18 @@ func (s *Service) authorize(ctx context.Context, a Access, in any) (*Call, error
 		}
 		return c, nil
 	case UserCaller:
-		m, err := s.Store.GetMember(ctx, t.ID, c.Caller.UserID)
-		if errors.Is(err, store.ErrNotFound) || t.Status == store.TenantCancelled {
-			return nil, NotFound("tenant")
-		}
+		role, err := s.role(ctx, t.ID, c.Caller.UserID)
 		if err != nil {
 			return nil, fmt.Errorf("authorize: get membership: %w", err)
 		}
-		c.Role = m.Role
+		if role == "" || t.Status == store.TenantCancelled {
+			return nil, NotFound("tenant")
+		}
+		c.Role = role
 		if t.Status != store.TenantActive {
 			return nil, &Error{Status: http.StatusForbidden, Code: CodeTenantSuspended, Detail: "tenant is " + string(t.Status)}
 		}
-		if m.Role.Rank() < a.Role.Rank() {
+		if role.Rank() < a.Role.Rank() {
 			return nil, Forbidden(fmt.Sprintf("requires role %s or higher in this tenant", a.Role))
 		}
 		return c, nil

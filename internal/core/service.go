@@ -8,7 +8,9 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/fast-saas/fast-saas/internal/ai"
@@ -59,6 +61,17 @@ type Service struct {
 	// KeyRevoked is told about every revoked key hash so authentication
 	// caches can drop it at once (nil = nothing to tell).
 	KeyRevoked func(hash []byte)
+	// CacheTTL is how long authorization lookups (tenant, membership,
+	// provisioned user) are reused; 0 = 2 s, negative = no cache. Changes
+	// made through this process apply at once; through another replica,
+	// within the TTL.
+	CacheTTL time.Duration
+
+	cacheOnce sync.Once
+	tenants   *ttlCache[string, store.Tenant]
+	roles     *ttlCache[[2]string, store.Role] // (tenant, user) → role, "" = not a member
+	users     *ttlCache[string, store.User]    // Logto sub → user
+
 	// AI holds the upstream proxies; nil upstreams answer 503.
 	AI *ai.Clients
 }
@@ -68,6 +81,64 @@ func (s *Service) now() time.Time {
 		return s.Now().UTC()
 	}
 	return time.Now().UTC()
+}
+
+func (s *Service) caches() {
+	s.cacheOnce.Do(func() {
+		ttl := s.CacheTTL
+		if ttl == 0 {
+			ttl = 2 * time.Second
+		}
+		s.tenants = newTTLCache[string, store.Tenant](ttl, 100_000)
+		s.roles = newTTLCache[[2]string, store.Role](ttl, 100_000)
+		s.users = newTTLCache[string, store.User](30*ttl, 100_000)
+	})
+}
+
+// tenant returns a tenant, from the cache when fresh.
+func (s *Service) tenant(ctx context.Context, id string) (store.Tenant, error) {
+	s.caches()
+	now := time.Now()
+	if t, ok := s.tenants.get(id, now); ok {
+		return t, nil
+	}
+	t, err := s.Store.GetTenant(ctx, id)
+	if err != nil {
+		return t, err
+	}
+	s.tenants.put(id, t, now)
+	return t, nil
+}
+
+// role returns the user's role in the tenant ("" when not a member).
+func (s *Service) role(ctx context.Context, tenantID, userID string) (store.Role, error) {
+	s.caches()
+	now := time.Now()
+	k := [2]string{tenantID, userID}
+	if r, ok := s.roles.get(k, now); ok {
+		return r, nil
+	}
+	m, err := s.Store.GetMember(ctx, tenantID, userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		m.Role = ""
+	case err != nil:
+		return "", err
+	}
+	s.roles.put(k, m.Role, now)
+	return m.Role, nil
+}
+
+// forgetTenant drops cached state of a tenant after a change to it.
+func (s *Service) forgetTenant(id string) {
+	s.caches()
+	s.tenants.drop(id)
+}
+
+// forgetMembers drops cached roles after a membership change.
+func (s *Service) forgetMembers() {
+	s.caches()
+	s.roles.dropAll()
 }
 
 // Operations returns the operation table bound to s. The order is the

@@ -155,6 +155,7 @@ func (s *Service) setStatus(ctx context.Context, c *Call, id string, to store.Te
 		}
 		return audit(ctx, tx, c, t.ID, action, "tenant:"+t.ID, nil)
 	})
+	s.forgetTenant(id)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +217,7 @@ func (s *Service) tenantOps() []Operation {
 					}
 				case TenantKeyCaller:
 					// A key sees exactly its own tenant.
-					t, err := s.Store.GetTenant(ctx, c.Caller.TenantID)
+					t, err := s.tenant(ctx, c.Caller.TenantID)
 					if err != nil || t.Status == store.TenantCancelled || (f.Status != "" && f.Status != t.Status) || (f.Plan != "" && f.Plan != t.Plan) || !c.Caller.HasScope(ScopeRead) {
 						return listOf[store.Tenant](nil, "", tenantView), nil
 					}
@@ -254,6 +255,7 @@ func (s *Service) tenantOps() []Operation {
 					}
 					return audit(ctx, tx, c, t.ID, "tenant.update", "tenant:"+t.ID, nil)
 				})
+				s.forgetTenant(c.Tenant.ID)
 				if err != nil {
 					return nil, err
 				}
@@ -290,6 +292,7 @@ func (s *Service) tenantOps() []Operation {
 					}
 					return s.enqueueLago(ctx, tx, out, store.OutboxKindChangePlan)
 				})
+				s.forgetTenant(c.Tenant.ID)
 				if err != nil {
 					return nil, err
 				}

@@ -69,8 +69,14 @@ type Membership struct {
 // sight (users.external_id = sub). An existing user with the same email but
 // no external id is linked rather than duplicated.
 func (s *Service) ProvisionUser(ctx context.Context, sub, email string) (store.User, error) {
+	s.caches()
+	now := time.Now()
+	if u, ok := s.users.get(sub, now); ok {
+		return u, nil
+	}
 	u, err := s.Store.UserByExternalID(ctx, sub)
 	if err == nil {
+		s.users.put(sub, u, now)
 		return u, nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {

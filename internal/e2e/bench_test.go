@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/fast-saas/fast-saas/client"
+)
+
+// TestLoad is the load benchmark of the brief (wrk, 32 connections,
+// loopback): GET /api/v1/tenants with a platform key, a tenant key and a
+// JWT, and GET /health, then the server's RSS. It is not a unit test: it
+// runs only with FASTSAAS_E2E_LOAD=1 and reports numbers, asserting none
+// (the machine is shared and noisy).
+//
+//	FASTSAAS_E2E_LOAD=1 go test -run TestLoad -v ./internal/e2e
+func TestLoad(t *testing.T) {
+	if os.Getenv("FASTSAAS_E2E_LOAD") != "1" {
+		t.Skip("set FASTSAAS_E2E_LOAD=1 to run the wrk load benchmark")
+	}
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Skip("wrk is not installed")
+	}
+	duration := os.Getenv("FASTSAAS_E2E_LOAD_DURATION")
+	if duration == "" {
+		duration = "10s"
+	}
+	l := newLogto(t)
+	// No per-IP limit: wrk is one client address.
+	s := start(t, "FASTSAAS_LOGTO_ENDPOINT="+l.srv.URL, "FASTSAAS_LOGTO_AUDIENCE="+audience, "DATABASE_URL=", "REDIS_URL=",
+		"FASTSAAS_IP_RATE_LIMIT=-1", "FASTSAAS_LOG_LEVEL=warn")
+	ctx := context.Background()
+	admin := client.New(s.base, s.platformKey)
+	tenant, err := admin.CreateTenant(ctx, client.CreateTenant{Slug: "load", Name: "Load", Plan: "enterprise"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Unlimited rate so the benchmark measures the server, not the limiter's refusals.
+	if err := admin.Do(ctx, http.MethodPut, "/api/v1/tenants/"+tenant.ID+"/overrides", nil, map[string]any{"rate_limit_per_minute": -1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	user, err := admin.CreateUser(ctx, client.CreateUser{Email: "load@example.com", ExternalID: "logto-load"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.AddMember(ctx, tenant.ID, user.ID, "owner"); err != nil {
+		t.Fatal(err)
+	}
+	key, err := admin.CreateAPIKey(ctx, tenant.ID, client.CreateAPIKey{Name: "load", Scopes: []string{"read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ name, path, token string }{
+		{"platform key", "/api/v1/tenants", s.platformKey},
+		{"tenant key", "/api/v1/tenants", key.Key},
+		{"JWT", "/api/v1/tenants", l.token(t, "logto-load")},
+		{"health", "/health", ""},
+	}
+	reqRE := regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	p99RE := regexp.MustCompile(`\s99%\s+([0-9.]+\w+)`)
+	nonRE := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	for _, c := range cases {
+		args := []string{"-t2", "-c32", "-d" + duration, "--latency"}
+		if c.token != "" {
+			args = append(args, "-H", "Authorization: Bearer "+c.token)
+		}
+		out, err := exec.Command(wrk, append(args, s.base+c.path)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("wrk %s: %v\n%s", c.name, err, out)
+		}
+		rps, p99, non2xx := "?", "?", "0"
+		if m := reqRE.FindSubmatch(out); m != nil {
+			rps = string(m[1])
+		}
+		if m := p99RE.FindSubmatch(out); m != nil {
+			p99 = string(m[1])
+		}
+		if m := nonRE.FindSubmatch(out); m != nil {
+			non2xx = string(m[1])
+		}
+		t.Logf("%-13s %10s req/s   p99 %8s   non-2xx %s", c.name, rps, p99, non2xx)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "VmHWM") || strings.HasPrefix(line, "VmRSS") {
+				t.Log(strings.Join(strings.Fields(line), " "))
+			}
+		}
+	}
+}
