@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -186,6 +187,23 @@ func FuzzModuleNames(f *testing.F) {
 		}
 		if _, err := cat.Resolve(ids); err != nil {
 			t.Fatalf("Resolve(%q): %v", ids, err)
+		}
+		// Planning add/remove of the same names on a project reads no
+		// files and must only ever fail with a clear error.
+		p := &Project{Catalog: cat, Manifest: Manifest{Modules: []string{"db", "proxy", "auth"}}}
+		for _, cascade := range []bool{false, true} {
+			if pl, err := p.PlanRemove(names, cascade); err == nil && len(pl.Chosen) == 0 {
+				t.Fatalf("PlanRemove(%q) leaves nothing selected", names)
+			} else if err != nil && strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+		}
+		if pl, err := p.PlanAdd(names); err == nil {
+			for _, n := range names {
+				if !slices.Contains(pl.Chosen, n) {
+					t.Fatalf("PlanAdd(%q) lost %q: %v", names, n, pl.Chosen)
+				}
+			}
 		}
 	})
 }
