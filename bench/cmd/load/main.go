@@ -1,0 +1,355 @@
+// Command load is the load harness behind `make bench-load`: it builds
+// fast-saas, runs `serve` embedded (SQLite) and with Postgres + Redis on
+// loopback, seeds tenants with keys through the API, and measures fixed
+// scenarios with a bounded closed-loop generator against a bare net/http
+// hello server (the ceiling, measured in the same run). It prints one table.
+//
+//	go run ./bench/cmd/load [-duration 5s] [-runs 3] [-conns 32] [-tenants 1000]
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fast-saas/fast-saas/bench/internal/harness"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "hello" {
+		hello()
+		return
+	}
+	var cfg config
+	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "length of each measured run")
+	flag.IntVar(&cfg.runs, "runs", 3, "runs per scenario; the table shows medians")
+	flag.IntVar(&cfg.conns, "conns", 32, "concurrent keep-alive connections")
+	flag.IntVar(&cfg.tenants, "tenants", 1000, "tenants seeded (the mixed scenario spreads over all of them)")
+	flag.IntVar(&cfg.batch, "batch", 1000, "events per ingest request")
+	flag.StringVar(&cfg.pgAdmin, "postgres", envOr("FASTSAAS_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"),
+		"admin URL of the Postgres server where a dedicated database is created and dropped (env FASTSAAS_BENCH_POSTGRES_URL)")
+	flag.StringVar(&cfg.backends, "backends", "embedded,postgres", "backends to measure, comma-separated")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-load:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	duration                    time.Duration
+	runs, conns, tenants, batch int
+	pgAdmin, backends           string
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// hello is the ceiling: the smallest useful net/http server, in its own
+// process like serve, so both pay the same loopback and scheduling costs.
+func hello() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(ln.Addr().String())
+	body := []byte("hello\n")
+	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write(body)
+	}))
+}
+
+// row is one scenario's medians.
+type row struct {
+	backend, name     string
+	rps, eventsPerReq float64
+	p50, p99          time.Duration
+	rssKiB, hwmKiB    int64
+	cpuPerReq         time.Duration
+	failures          int
+	note              string
+}
+
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	tmp, err := os.MkdirTemp("", "fast-saas-bench-load")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	fmt.Fprintln(out, "building fast-saas (CGO_ENABLED=0)…")
+	bin, err := harness.Build(ctx, tmp)
+	if err != nil {
+		return err
+	}
+
+	var rows []row
+	ceiling, err := measureHello(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, ceiling)
+	fmt.Fprintf(out, "ceiling (bare net/http): %.0f req/s\n", ceiling.rps)
+
+	for _, backend := range strings.Split(cfg.backends, ",") {
+		got, err := measureBackend(ctx, cfg, bin, tmp, strings.TrimSpace(backend), out)
+		if err != nil {
+			return fmt.Errorf("%s: %w", backend, err)
+		}
+		rows = append(rows, got...)
+	}
+
+	host, _ := os.Hostname()
+	fmt.Fprintf(out, "\nfast-saas load — %s, %s, nproc %d, %d conns, %d × %s per scenario (medians), loopback\n",
+		time.Now().UTC().Format(time.RFC3339), host, nproc(), cfg.conns, cfg.runs, cfg.duration)
+	t := harness.Table{Header: []string{"backend", "scenario", "req/s", "p50", "p99", "RSS MiB", "peak MiB", "CPU/req", "× ceiling", "failed", "note"}}
+	for _, r := range rows {
+		note := r.note
+		if r.eventsPerReq > 1 {
+			note = strings.TrimSpace(fmt.Sprintf("%.0f events/s %s", r.rps*r.eventsPerReq, note))
+		}
+		t.Add(r.backend, r.name, fmt.Sprintf("%.0f", r.rps), ms(r.p50), ms(r.p99),
+			mib(r.rssKiB), mib(r.hwmKiB), us(r.cpuPerReq), fmt.Sprintf("%.2f", r.rps/ceiling.rps), strconv.Itoa(r.failures), note)
+	}
+	t.Print(out)
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
+func us(d time.Duration) string { return fmt.Sprintf("%.0fµs", float64(d)/1e3) }
+func mib(k int64) string        { return fmt.Sprintf("%.1f", float64(k)/1024) }
+
+func nproc() int {
+	out, err := exec.Command("nproc").Output()
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return n
+}
+
+func measureHello(ctx context.Context, cfg config) (row, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return row{}, err
+	}
+	cmd := exec.Command(self, "hello")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return row{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return row{}, fmt.Errorf("start hello server: %w", err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	buf := make([]byte, 64)
+	n, err := stdout.Read(buf)
+	if err != nil {
+		return row{}, fmt.Errorf("hello server address: %w", err)
+	}
+	url := "http://" + strings.TrimSpace(string(buf[:n])) + "/"
+	sc := scenario{name: "hello (ceiling)", next: func(int, int) (*http.Request, error) { return http.NewRequest(http.MethodGet, url, nil) }}
+	r := measure(ctx, cfg, cmd.Process.Pid, sc)
+	r.backend = "net/http"
+	return r, nil
+}
+
+// scenario is one fixed request mix.
+type scenario struct {
+	name         string
+	next         func(w, i int) (*http.Request, error)
+	eventsPerReq float64
+}
+
+// measure runs sc cfg.runs times (after a short warm-up) and keeps the
+// medians: the machine is shared, so single runs are noisy.
+func measure(ctx context.Context, cfg config, pid int, sc scenario) row {
+	harness.Load(ctx, harness.LoadOptions{Conns: cfg.conns, Duration: time.Second, Next: sc.next})
+	var rps []float64
+	var p50, p99, cpu []time.Duration
+	r := row{name: sc.name, eventsPerReq: sc.eventsPerReq}
+	for range cfg.runs {
+		before, _ := harness.ReadProc(pid)
+		res := harness.Load(ctx, harness.LoadOptions{Conns: cfg.conns, Duration: cfg.duration, Next: sc.next})
+		after, err := harness.ReadProc(pid)
+		if err != nil {
+			r.note = "process gone: " + err.Error()
+		}
+		rps = append(rps, res.RPS())
+		p50, p99 = append(p50, res.P50), append(p99, res.P99)
+		if res.Requests > 0 {
+			cpu = append(cpu, time.Duration((after.CPUSeconds-before.CPUSeconds)*1e9/float64(res.Requests)))
+		}
+		r.rssKiB, r.hwmKiB = after.RSSKiB, after.HWMKiB
+		r.failures += res.Failures
+		if res.FirstErr != nil && r.note == "" {
+			r.note = "first failure: " + res.FirstErr.Error()
+		}
+	}
+	r.rps = median(rps)
+	r.p50, r.p99, r.cpuPerReq = median(p50), median(p99), median(cpu)
+	return r
+}
+
+func median[T int64 | float64 | time.Duration](xs []T) T {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func measureBackend(ctx context.Context, cfg config, bin, tmp, backend string, out io.Writer) ([]row, error) {
+	dataDir, err := os.MkdirTemp(tmp, backend)
+	if err != nil {
+		return nil, err
+	}
+	logto, err := harness.NewLogto("https://api.bench.fast-saas.test")
+	if err != nil {
+		return nil, err
+	}
+	defer logto.Close()
+	env := []string{
+		"FASTSAAS_LOGTO_ENDPOINT=" + logto.URL, "FASTSAAS_LOGTO_AUDIENCE=" + logto.Audience,
+		// One load generator is one client address: the per-IP limit
+		// (before authentication) would measure itself, not the chain.
+		"FASTSAAS_IP_RATE_LIMIT=-1",
+		"FASTSAAS_LAGO_API_URL=", "FASTSAAS_SENTRY_DSN=",
+	}
+	switch backend {
+	case "embedded":
+		env = append(env, "DATABASE_URL=", "REDIS_URL=")
+	case "postgres":
+		dbURL, drop, err := harness.CreateDatabase(ctx, cfg.pgAdmin, fmt.Sprintf("fastsaas_bench_%d", time.Now().UnixNano()))
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = drop(context.Background()) }()
+		rdb, err := harness.StartRedis(ctx, harness.RedisOptions{Dir: dataDir})
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = rdb.Kill() }()
+		env = append(env, "DATABASE_URL="+dbURL, "REDIS_URL="+rdb.URL)
+	default:
+		return nil, fmt.Errorf("unknown backend %q (embedded, postgres)", backend)
+	}
+	logFile, err := os.Create(dataDir + "/serve.log")
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	srv, err := harness.StartServe(ctx, harness.ServeOptions{Binary: bin, DataDir: dataDir, Env: env, Log: logFile})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = srv.Stop() }()
+	if srv.PlatformKey == "" {
+		return nil, fmt.Errorf("serve printed no platform key")
+	}
+	admin := harness.API{Base: srv.Base, Token: srv.PlatformKey}
+	fmt.Fprintf(out, "%s: seeding %d tenants…\n", backend, cfg.tenants)
+	tenants, err := harness.Seed(ctx, admin, harness.SeedOptions{Count: cfg.tenants, Prefix: "bench", Plan: "pro",
+		Scopes: []string{"read", "usage:write"}, RatePerMinute: -1, CallsPerMonth: -1})
+	if err != nil {
+		return nil, err
+	}
+	// A Logto user, member of the first tenant, reads with a JWT.
+	var user struct {
+		ID string `json:"id"`
+	}
+	if err := admin.Do(ctx, http.MethodPost, "/api/v1/users", map[string]any{"email": "bench@example.com", "external_id": "bench-user"}, &user); err != nil {
+		return nil, err
+	}
+	if err := admin.Do(ctx, http.MethodPost, "/api/v1/tenants/"+tenants[0].ID+"/members", map[string]any{"user_id": user.ID, "role": "member"}, nil); err != nil {
+		return nil, err
+	}
+	jwt, err := logto.Token("bench-user")
+	if err != nil {
+		return nil, err
+	}
+
+	get := func(path, token string) func(int, int) (*http.Request, error) {
+		return func(int, int) (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodGet, srv.Base+path, nil)
+			if err == nil && token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			return req, err
+		}
+	}
+	run := time.Now().UnixNano()
+	ingest := func(t harness.Tenant, events int, w, i int) (*http.Request, error) {
+		body := ingestBody(fmt.Sprintf("%d-%d-%d", run, w, i), events)
+		req, err := http.NewRequest(http.MethodPost, srv.Base+"/api/v1/tenants/"+t.ID+"/usage/events", bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Authorization", "Bearer "+t.Key)
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return req, err
+	}
+	scenarios := []scenario{
+		{name: "GET /health", next: get("/health", "")},
+		{name: "GET /api/v1/tenants platform key", next: get("/api/v1/tenants", srv.PlatformKey)},
+		{name: "GET /api/v1/tenants tenant key", next: get("/api/v1/tenants", tenants[0].Key)},
+		{name: "GET /api/v1/tenants JWT (ES384)", next: get("/api/v1/tenants", jwt)},
+		{name: fmt.Sprintf("ingest %d events/request", cfg.batch), eventsPerReq: float64(cfg.batch),
+			next: func(w, i int) (*http.Request, error) { return ingest(tenants[w%len(tenants)], cfg.batch, w, i) }},
+		{name: fmt.Sprintf("mixed 90%% read / 10%% ingest ×10, %d tenants", len(tenants)),
+			next: func(w, i int) (*http.Request, error) {
+				t := tenants[rand.IntN(len(tenants))]
+				if rand.IntN(10) == 0 {
+					return ingest(t, 10, w, i)
+				}
+				return get("/api/v1/tenants/"+t.ID, t.Key)(w, i)
+			}},
+	}
+	var rows []row
+	for _, sc := range scenarios {
+		fmt.Fprintf(out, "%s: %s…\n", backend, sc.name)
+		r := measure(ctx, cfg, srv.PID(), sc)
+		r.backend = backend
+		rows = append(rows, r)
+		if ctx.Err() != nil {
+			return rows, ctx.Err()
+		}
+	}
+	return rows, nil
+}
+
+// ingestBody is a batch of n events with unique transaction ids.
+func ingestBody(prefix string, n int) []byte {
+	b := make([]byte, 0, 16+n*80)
+	b = append(b, `{"events":[`...)
+	for j := range n {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"transaction_id":"`...)
+		b = append(b, prefix...)
+		b = append(b, '-')
+		b = strconv.AppendInt(b, int64(j), 10)
+		b = append(b, `","metric":"bench_events","quantity":1}`...)
+	}
+	return append(b, `]}`...)
+}
