@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,10 +20,16 @@ const maxBatch = 128
 // limiter therefore sends batches of one with no added wait, and a busy
 // one pays one round trip — one write and one read on each side — for many
 // decisions. Each EVALSHA in the pipeline is still atomic on its own.
+//
+// When nothing at all is in flight, and the client enforces context
+// deadlines itself, the caller skips the queue and runs its EVALSHA
+// directly: an idle limiter then pays no goroutine hand-off either.
 type batcher struct {
 	client   pipeliner
 	scripter redis.Scripter
 	timeout  time.Duration
+	direct   bool         // the client honours ctx deadlines (see Redis.ctxBounded)
+	inflight atomic.Int32 // decisions asked and not yet answered
 	queue    chan *pending
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -43,8 +50,8 @@ type batchResult struct {
 	err  error
 }
 
-func newBatcher(client pipeliner, scripter redis.Scripter, workers int, timeout time.Duration) *batcher {
-	b := &batcher{client: client, scripter: scripter, timeout: timeout, queue: make(chan *pending, maxBatch*workers), stop: make(chan struct{})}
+func newBatcher(client pipeliner, scripter redis.Scripter, workers int, timeout time.Duration, direct bool) *batcher {
+	b := &batcher{client: client, scripter: scripter, timeout: timeout, direct: direct, queue: make(chan *pending, maxBatch*workers), stop: make(chan struct{})}
 	for range workers {
 		go b.run()
 	}
@@ -60,6 +67,12 @@ func (b *batcher) close() {
 
 // do queues one decision and waits for it, or for ctx.
 func (b *batcher) do(ctx context.Context, keys []string, t, burst, now int64) ([]int64, error) {
+	if b.direct && b.inflight.CompareAndSwap(0, 1) {
+		defer b.inflight.Add(-1)
+		return gcraScript.Run(ctx, b.scripter, keys, t, burst, now).Int64Slice()
+	}
+	b.inflight.Add(1)
+	defer b.inflight.Add(-1)
 	p := &pending{keys: keys, args: [3]any{t, burst, now}, done: make(chan batchResult, 1)}
 	select {
 	case b.queue <- p:

@@ -130,7 +130,7 @@ func NewRedis(client redis.Scripter, opts RedisOptions) (*Redis, error) {
 		if workers == 0 {
 			workers = 1
 		}
-		r.batch = newBatcher(p, client, workers, r.timeout)
+		r.batch = newBatcher(p, client, workers, r.timeout, r.ctxBounded)
 	}
 	logger := opts.Logger
 	if logger == nil {
