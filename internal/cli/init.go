@@ -51,11 +51,11 @@ directory that already has files unless --force is given.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.modules, "modules", "", "comma-separated module ids (see `fast-saas catalog`)")
+	fl.StringVar(&f.modules, "modules", "", "comma-separated module ids (list them with: fast-saas catalog)")
 	fl.StringVar(&f.layers, "layers", "", "comma-separated layers whose modules are all selected: core, ops, growth, ai")
 	fl.StringVar(&f.domain, "domain", "localhost", "base domain; services get <sub>.<domain> (localhost: local CA, no DNS)")
-	fl.StringVar(&f.email, "email", "", "ACME account email for Let's Encrypt certificates")
-	fl.BoolVar(&f.local, "local", false, "also write docker-compose.local.yml publishing service ports on 127.0.0.1")
+	fl.StringVar(&f.email, "email", "", "ACME account email for Let's Encrypt; also the first admin of Lago and Langfuse")
+	fl.BoolVar(&f.local, "local", false, "development stack: up/down/logs add docker-compose.local.yml (service ports on 127.0.0.1)")
 	fl.BoolVar(&f.gpu, "gpu", false, "reserve NVIDIA GPUs for ollama")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask; use the flags (the default when stdin is not a terminal)")
 	fl.BoolVar(&f.force, "force", false, "write into a directory that already has files")
