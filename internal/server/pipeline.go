@@ -69,7 +69,9 @@ func (s *Server) buildPipeline(ctx context.Context, reg *prometheus.Registry) (*
 		}
 	} else {
 		p.traffic.Limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{})
-		if p.buffer, err = usage.NewMemoryBuffer(usage.MemoryOptions{Writer: s.Store, Metrics: metrics, Logger: s.Logger}); err != nil {
+		// 10,000 queued events is 0.2 s of a busy server; a bigger queue only
+		// holds more memory when the store is slow (callers then wait).
+		if p.buffer, err = usage.NewMemoryBuffer(usage.MemoryOptions{Writer: s.Store, Capacity: 10_000, Metrics: metrics, Logger: s.Logger}); err != nil {
 			return nil, err
 		}
 		rec = p.buffer
