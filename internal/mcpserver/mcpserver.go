@@ -134,6 +134,9 @@ func build(ops []core.Operation, readOnly bool) ([]builtTool, huma.Registry, err
 		if err != nil {
 			return nil, nil, fmt.Errorf("mcp: tool %s: %w", name, err)
 		}
+		// Raw JSON, not the SDK's typed schema: that would render the
+		// "any value" schema {} as true, which some clients' schema
+		// converters refuse.
 		schema, err := schemaJSON(reg, sh.Schema)
 		if err != nil {
 			return nil, nil, fmt.Errorf("mcp: tool %s: schema: %w", name, err)
