@@ -43,8 +43,13 @@ type ModuleLister interface {
 
 // Module is one catalog module as the admin view shows it.
 type Module struct {
-	Name   string `json:"name"`
-	Layer  string `json:"layer"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Layer       string `json:"layer"`
+	Description string `json:"description,omitempty"`
+	Default     bool   `json:"default"`
+	// Health is the module's health when the server can observe it;
+	// absent when it is not checked from here.
 	Health string `json:"health,omitempty"`
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/fast-saas/fast-saas/internal/catalog"
 	"github.com/fast-saas/fast-saas/internal/core"
 	"github.com/fast-saas/fast-saas/middleware/entitlements"
 )
@@ -47,4 +48,17 @@ func planIDs(t *entitlements.Plans) []string {
 		ids = append(ids, pl.ID)
 	}
 	return ids
+}
+
+// catalogModules lists internal/catalog's modules for GET /admin/modules.
+// Health is not probed from the API server (the stack's containers are
+// checked by `fast-saas health`), so it is left out.
+type catalogModules struct{ c *catalog.Catalog }
+
+func (m catalogModules) Modules() []core.Module {
+	var out []core.Module
+	for _, mod := range m.c.Modules() {
+		out = append(out, core.Module{ID: mod.ID, Name: mod.Name, Layer: string(mod.Layer), Description: mod.Description, Default: mod.Default})
+	}
+	return out
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/fast-saas/fast-saas/internal/ai"
 	"github.com/fast-saas/fast-saas/internal/api"
+	"github.com/fast-saas/fast-saas/internal/catalog"
 	"github.com/fast-saas/fast-saas/internal/config"
 	"github.com/fast-saas/fast-saas/internal/core"
 	"github.com/fast-saas/fast-saas/internal/store"
@@ -77,7 +78,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 		s.Close()
 		return nil, fmt.Errorf("authentication: %w", err)
 	}
-	s.Service = &core.Service{Store: st, Plans: planTable{plans}, Lago: cfg.LagoAPIURL != "",
+	s.Service = &core.Service{Store: st, Plans: planTable{plans}, Lago: cfg.LagoAPIURL != "", Modules: catalogModules{catalog.Default()},
 		KeyRevoked: func(hash []byte) {
 			// Drop the key from every replica's cache now, not after its TTL.
 			if len(hash) == 32 {
