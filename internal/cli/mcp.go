@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -64,12 +65,19 @@ The server also serves the same tools over Streamable HTTP at /mcp. See docs/mcp
 			// The operation table only describes the operations here; the
 			// service behind it is never called in remote mode.
 			ops := (&core.Service{}).Operations()
+			// Building the tool set leaves a few MB of short-lived garbage
+			// (schema generation, the SDK's per-tool schema checks):
+			// collecting it as it is made, and returning it to the OS,
+			// keeps this long-lived, mostly idle process small.
+			gc := debug.SetGCPercent(30)
 			srv, err := mcpserver.New(ops, mcpserver.Remote{Client: c}, mcpserver.Options{ReadOnly: readOnly,
 				Resources: []mcpserver.Resource{mcpserver.CatalogResource(), mcpserver.OpenAPIResource(openAPI)},
 				Logger:    slog.New(slog.NewTextHandler(io.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			debug.SetGCPercent(gc)
 			if err != nil {
 				return fmt.Errorf("mcp: %w", err)
 			}
+			debug.FreeOSMemory()
 			// stdout carries the protocol: nothing else may be written there.
 			err = srv.Run(cmd.Context(), &mcp.IOTransport{Reader: readCloser{io.In}, Writer: writeCloser{io.Out}})
 			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, mcp.ErrConnectionClosed) {
