@@ -143,7 +143,8 @@ func newUpCmdWith(io IO, docker dockerRunner) *cobra.Command {
 Runs: docker compose -f docker-compose.yml [-f docker-compose.local.yml]
       --profile <layer>… up -d --remove-orphans
 with one --profile for every layer of the selection. Orphans are containers
-of modules you removed.`,
+of modules you removed. It refuses to start while .env has a problem that
+` + "`fast-saas env`" + ` reports (a missing, placeholder or malformed value).`,
 		Example: `  fast-saas up
   fast-saas up --dir ./mysaas`,
 		Args: cobra.NoArgs,
@@ -151,6 +152,19 @@ of modules you removed.`,
 			p, err := openProject(dir)
 			if err != nil {
 				return err
+			}
+			// Never start services on a missing, placeholder or malformed
+			// secret: upstreams would boot with it and keep it.
+			problems, err := p.CheckEnv()
+			if err != nil {
+				return fmt.Errorf("up: %w", err)
+			}
+			if len(problems) > 0 {
+				var keys []string
+				for _, pr := range problems {
+					keys = append(keys, pr.Key)
+				}
+				return fmt.Errorf("up: .env is not ready (%s); see `fast-saas env`", strings.Join(keys, ", "))
 			}
 			c := compose{docker: docker, project: p, stdout: io.Out, stderr: io.Err}
 			if err := c.run(cmd.Context(), false, "up", "-d", "--remove-orphans"); err != nil {
