@@ -94,8 +94,12 @@ func BenchmarkRedisRecordBatch(b *testing.B) {
 }
 
 // BenchmarkRedisToStore measures the whole path on this machine: b.N events
-// pipelined into the stream by 4 writers while 2 consumers move them into the
-// store; the clock stops when the store holds all of them.
+// pipelined into the stream by 4 writers while the consumers move them into
+// the store; the clock stops when the store holds all of them.
+//
+// consumers is how many run (like API replicas, each with one).
+var consumers = 2
+
 func BenchmarkRedisToStore(b *testing.B) {
 	for _, name := range []string{"postgres", "sqlite"} {
 		b.Run(name, func(b *testing.B) {
@@ -114,8 +118,8 @@ func BenchmarkRedisToStore(b *testing.B) {
 			defer cancel()
 			m, _ := usage.NewMetrics(nil)
 			accepted := m.Events.WithLabelValues(usage.OutcomeAccepted)
-			done := make(chan struct{}, 2)
-			for i := 0; i < 2; i++ {
+			done := make(chan struct{}, consumers)
+			for i := 0; i < consumers; i++ {
 				c, err := usage.NewConsumer(ctx, usage.ConsumerOptions{Client: client, Prefix: prefix, Writer: st, Metrics: m,
 					Name: fmt.Sprintf("bench-%d", i), BatchSize: 1000, Block: 5 * time.Millisecond})
 				if err != nil {
@@ -158,8 +162,9 @@ func BenchmarkRedisToStore(b *testing.B) {
 				b.Fatalf("store holds %v events, %v; want %d", total, err, b.N)
 			}
 			cancel()
-			<-done
-			<-done
+			for range consumers {
+				<-done
+			}
 			client.Del(context.Background(), prefix+usage.DefaultStream)
 		})
 	}

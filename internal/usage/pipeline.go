@@ -27,6 +27,9 @@ type PipelineOptions struct {
 	Redis redis.UniversalClient
 	// RedisPrefix is put before the stream keys (e.g. "fastsaas:").
 	RedisPrefix string
+	// Consumers is how many stream consumers this process runs; 0 = 2, so
+	// one decodes and acks while the other waits on its store write.
+	Consumers int
 	// Lago, when set, starts a Forwarder; nil leaves outbox rows pending
 	// (they are sent once Lago is configured).
 	Lago LagoAPI
@@ -68,14 +71,19 @@ func StartPipeline(ctx context.Context, opts PipelineOptions) (*Pipeline, error)
 			stop()
 			return nil, err
 		}
-		c, err := NewConsumer(ctx, ConsumerOptions{Client: opts.Redis, Prefix: opts.RedisPrefix, Writer: opts.Store, Metrics: m, Logger: opts.Logger})
-		if err != nil {
-			rec.Close()
-			stop()
-			return nil, err
-		}
 		p.rec, p.single, p.redis = rec, rec, rec
-		p.run(func() { _ = c.Run(runCtx) })
+		n := opts.Consumers
+		if n <= 0 {
+			n = 2
+		}
+		for range n {
+			c, err := NewConsumer(ctx, ConsumerOptions{Client: opts.Redis, Prefix: opts.RedisPrefix, Writer: opts.Store, Metrics: m, Logger: opts.Logger})
+			if err != nil {
+				p.Close(ctx)
+				return nil, err
+			}
+			p.run(func() { _ = c.Run(runCtx) })
+		}
 	} else {
 		buf, err := NewMemoryBuffer(MemoryOptions{Writer: opts.Store, Metrics: m, Logger: opts.Logger})
 		if err != nil {
