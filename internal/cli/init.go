@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -79,7 +80,9 @@ func runInit(io IO, dir string, f initFlags) error {
 		Version: Version,
 	}
 	if !f.yes && stdinIsTerminal(io.In) {
-		if err := askInit(io, cat, &opts); err != nil {
+		// ACCESSIBLE=1 (huh's convention) gives line-based prompts that
+		// screen readers can follow.
+		if err := askInit(io, cat, &opts, os.Getenv("ACCESSIBLE") != ""); err != nil {
 			return err
 		}
 	}
@@ -104,7 +107,7 @@ func parseLayers(s string) ([]catalog.Layer, error) {
 }
 
 // askInit runs the interactive form, pre-filled from the flags.
-func askInit(io IO, cat *catalog.Catalog, opts *project.InitOptions) error {
+func askInit(io IO, cat *catalog.Catalog, opts *project.InitOptions, accessible bool) error {
 	preselected, err := project.SelectionFor(cat, opts.Layers, opts.Modules)
 	if err != nil {
 		return err
@@ -149,7 +152,7 @@ func askInit(io IO, cat *catalog.Catalog, opts *project.InitOptions) error {
 			}),
 			huh.NewConfirm().Title("Write the project?").Value(&confirm),
 		),
-	).WithInput(io.In).WithOutput(io.Err)
+	).WithInput(io.In).WithOutput(io.Err).WithAccessible(accessible)
 	if err := form.Run(); err != nil {
 		if errors.Is(err, huh.ErrUserAborted) {
 			return errors.New("init cancelled")
