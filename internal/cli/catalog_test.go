@@ -94,3 +94,14 @@ func TestCompletionIsListed(t *testing.T) {
 		t.Errorf("completion bash: exit %d", code)
 	}
 }
+
+// BenchmarkCatalogCommand measures `fast-saas catalog` in process (command
+// tree, catalog construction and table), i.e. everything but process start.
+func BenchmarkCatalogCommand(b *testing.B) {
+	for b.Loop() {
+		var out, errOut bytes.Buffer
+		if code := Main([]string{"catalog"}, strings.NewReader(""), &out, &errOut); code != 0 {
+			b.Fatalf("exit %d: %s", code, errOut.String())
+		}
+	}
+}
