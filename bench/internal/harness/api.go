@@ -29,13 +29,22 @@ func (e *StatusError) Error() string { return fmt.Sprintf("status %d: %s", e.Sta
 
 // Do sends a JSON request and decodes a JSON answer into out (when non-nil).
 func (a API) Do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
+		raw = b
+	}
+	return a.DoRaw(ctx, method, path, raw, out)
+}
+
+// DoRaw is Do with an already encoded JSON body (nil: no body).
+func (a API) DoRaw(ctx context.Context, method, path string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, a.Base+path, rd)
 	if err != nil {
