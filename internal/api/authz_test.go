@@ -31,7 +31,8 @@ type testVerifier struct{ keys *authn.Authenticator }
 
 func (v testVerifier) Authenticate(ctx context.Context, token string) (authn.Principal, error) {
 	if sub, ok := strings.CutPrefix(token, "user:"); ok {
-		return authn.Principal{Kind: authn.KindUser, Subject: sub}, nil
+		sub, org, _ := strings.Cut(sub, "@org:") // "user:<sub>@org:<id>" carries organization_id
+		return authn.Principal{Kind: authn.KindUser, Subject: sub, OrganizationID: org}, nil
 	}
 	return v.keys.Authenticate(ctx, token)
 }

@@ -122,3 +122,48 @@ func TestAuthorizationCacheInvalidation(t *testing.T) {
 		}
 	}
 }
+
+// TestOrganizationToken: a Logto organization token sees only the tenant
+// linked to its organization (and only if the user is a member there).
+func TestOrganizationToken(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	ctx := context.Background()
+	a, err := w.st.GetTenant(ctx, w.tenantA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.LogtoOrgID = "org-a"
+	if _, err := w.st.UpdateTenant(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	// The owner of A is also a member of B.
+	if _, err := w.st.AddMember(ctx, store.Membership{TenantID: w.tenantB, UserID: w.users["owner"], Role: store.RoleMember}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		token, path string
+		want        int
+		wantItems   int
+	}{
+		{"user:sub-owner", "/api/v1/tenants", 200, 2},
+		{"user:sub-owner@org:org-a", "/api/v1/tenants", 200, 1},
+		{"user:sub-owner@org:org-a", "/api/v1/tenants/" + w.tenantA, 200, -1},
+		{"user:sub-owner@org:org-a", "/api/v1/tenants/" + w.tenantB, 404, -1},
+		{"user:sub-owner", "/api/v1/tenants/" + w.tenantB, 200, -1},
+		{"user:sub-other@org:org-a", "/api/v1/tenants", 200, 0},
+		{"user:sub-owner@org:org-unknown", "/api/v1/tenants", 200, 0},
+	}
+	for _, tt := range tests {
+		code, body := do(t, w.h, http.MethodGet, tt.path, tt.token, "")
+		if code != tt.want {
+			t.Errorf("%s %s: %d %v, want %d", tt.token, tt.path, code, body, tt.want)
+			continue
+		}
+		if tt.wantItems >= 0 {
+			if items, _ := body["items"].([]any); len(items) != tt.wantItems {
+				t.Errorf("%s %s: %d items, want %d", tt.token, tt.path, len(items), tt.wantItems)
+			}
+		}
+	}
+}

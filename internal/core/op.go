@@ -212,6 +212,11 @@ func (s *Service) authorize(ctx context.Context, a Access, in any) (*Call, error
 		}
 		return c, nil
 	case UserCaller:
+		// A Logto organization token is scoped to the tenant linked to
+		// its organization: other tenants are invisible to it.
+		if c.Caller.OrganizationID != "" && t.LogtoOrgID != c.Caller.OrganizationID {
+			return nil, NotFound("tenant")
+		}
 		role, err := s.role(ctx, t.ID, c.Caller.UserID)
 		if err != nil {
 			return nil, fmt.Errorf("authorize: get membership: %w", err)

@@ -215,6 +215,18 @@ func (s *Service) tenantOps() []Operation {
 					if f.Status == store.TenantCancelled {
 						return listOf[store.Tenant](nil, "", tenantView), nil
 					}
+					if c.Caller.OrganizationID != "" {
+						// An organization token selects the tenant linked to
+						// its Logto organization, if the user is a member.
+						t, err := s.Store.TenantByLogtoOrg(ctx, c.Caller.OrganizationID)
+						if err != nil || t.Status == store.TenantCancelled || (f.Status != "" && f.Status != t.Status) || (f.Plan != "" && f.Plan != t.Plan) {
+							return listOf[store.Tenant](nil, "", tenantView), nil
+						}
+						if role, err := s.role(ctx, t.ID, c.Caller.UserID); err != nil || role == "" {
+							return listOf[store.Tenant](nil, "", tenantView), nil
+						}
+						return listOf([]store.Tenant{t}, "", tenantView), nil
+					}
 				case TenantKeyCaller:
 					// A key sees exactly its own tenant.
 					t, err := s.tenant(ctx, c.Caller.TenantID)
