@@ -21,6 +21,10 @@ type HandlerOptions struct {
 	Options
 	// MaxBodyBytes bounds one request body (default 1 MiB, as the API).
 	MaxBodyBytes int64
+	// Via, when set, is the REST API handler: tool calls are dispatched
+	// through it in process (see Loopback) so rate limits, quota and usage
+	// metering apply; nil runs the operations directly (InProcess).
+	Via http.Handler
 }
 
 // NewHandler serves the tools in-process over Streamable HTTP, for
@@ -32,7 +36,11 @@ type HandlerOptions struct {
 // The handler is stateless (no session kept between requests, JSON
 // answers), so any replica can answer any request.
 func NewHandler(svc *core.Service, o HandlerOptions) (http.Handler, error) {
-	srv, err := New(svc.Operations(), InProcess{}, o.Options)
+	var b Backend = InProcess{}
+	if o.Via != nil {
+		b = Loopback{API: o.Via}
+	}
+	srv, err := New(svc.Operations(), b, o.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -44,13 +52,19 @@ func NewHandler(svc *core.Service, o HandlerOptions) (http.Handler, error) {
 		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true, Logger: o.Logger})
 	// RequireBearerToken turns our caller into the SDK's token info; the
 	// token itself was already verified by the API's middleware.
-	verify := func(ctx context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
+	verify := func(ctx context.Context, token string, r *http.Request) (*auth.TokenInfo, error) {
 		c := core.CallerFrom(r.Context())
 		if c.Kind == core.Anonymous {
 			return nil, fmt.Errorf("%w: no authenticated caller", auth.ErrInvalidToken)
 		}
+		o := origin{token: token, remoteAddr: r.RemoteAddr, forwarded: http.Header{}}
+		for _, h := range []string{"X-Forwarded-For", "X-Real-Ip", "Forwarded"} {
+			if v := r.Header.Values(h); len(v) > 0 {
+				o.forwarded[h] = v
+			}
+		}
 		return &auth.TokenInfo{UserID: c.Kind.String() + ":" + c.Label, Scopes: c.Scopes,
-			Expiration: time.Now().Add(time.Hour), Extra: map[string]any{callerKey: c}}, nil
+			Expiration: time.Now().Add(time.Hour), Extra: map[string]any{callerKey: c, originKey{}.String(): o}}, nil
 	}
 	authed := auth.RequireBearerToken(verify, nil)(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -74,8 +88,11 @@ func withCaller(ctx context.Context, extra *mcp.RequestExtra) context.Context {
 	if extra == nil || extra.TokenInfo == nil {
 		return ctx
 	}
+	if o, ok := extra.TokenInfo.Extra[originKey{}.String()].(origin); ok {
+		ctx = context.WithValue(ctx, originKey{}, o)
+	}
 	if c, ok := extra.TokenInfo.Extra[callerKey].(core.Caller); ok {
-		return core.WithCaller(ctx, c)
+		ctx = core.WithCaller(ctx, c)
 	}
 	return ctx
 }

@@ -10,19 +10,34 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/fast-saas/fast-saas/client"
 	"github.com/fast-saas/fast-saas/internal/api"
 	"github.com/fast-saas/fast-saas/internal/core"
+	"github.com/fast-saas/fast-saas/internal/store"
+	"github.com/fast-saas/fast-saas/internal/usage"
 	"github.com/fast-saas/fast-saas/middleware/authn"
+	"github.com/fast-saas/fast-saas/middleware/ratelimit"
 )
 
 // serveAPI runs the real REST chain over w's store with the MCP endpoint
 // mounted at /mcp, as the server does, and returns its base URL.
 func serveAPI(t *testing.T, w *world, o HandlerOptions) string {
 	t.Helper()
+	return serveAPIWith(t, w, o, api.Traffic{}, false)
+}
+
+// serveAPIWith is serveAPI with the REST chain's traffic controls and,
+// when loopback is set, tool calls dispatched through that chain.
+func serveAPIWith(t *testing.T, w *world, o HandlerOptions, traffic api.Traffic, loopback bool) string {
+	t.Helper()
+	var apiHandler http.Handler
+	if loopback {
+		o.Via = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { apiHandler.ServeHTTP(rw, r) })
+	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	keys, err := authn.New(context.Background(), authn.Options{Keys: &api.StoreKeys{Store: w.st}, Logger: logger})
 	if err != nil {
@@ -34,10 +49,11 @@ func serveAPI(t *testing.T, w *world, o HandlerOptions) string {
 		t.Fatal(err)
 	}
 	h, err := api.New(api.Options{Service: w.svc, Auth: &api.Authenticator{Verifier: keys, Service: w.svc}, Logger: logger,
-		Mounts: map[string]http.Handler{"/mcp": mh}})
+		Traffic: traffic, Mounts: map[string]http.Handler{"/mcp": mh}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	apiHandler = h
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -95,10 +111,22 @@ func toolNames(t *testing.T, cs *mcp.ClientSession) map[string]bool {
 	return out
 }
 
+// backends of /mcp: operations run directly, or through the REST chain.
+var httpBackends = map[string]bool{"in-process": false, "loopback": true}
+
 func TestStreamableHTTP(t *testing.T) {
 	t.Parallel()
+	for name, loopback := range httpBackends {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			streamableHTTPStory(t, loopback)
+		})
+	}
+}
+
+func streamableHTTPStory(t *testing.T, loopback bool) {
 	w := newWorld(t)
-	base := serveAPI(t, w, HandlerOptions{})
+	base := serveAPIWith(t, w, HandlerOptions{}, api.Traffic{}, loopback)
 	cs, err := connectHTTP(t, base+"/mcp", w.platformSecret)
 	if err != nil {
 		t.Fatal(err)
@@ -161,8 +189,17 @@ func TestStreamableHTTPRefusesAnonymousAndBadTokens(t *testing.T) {
 // answers are isError with 403 (or 404), never a change.
 func TestViewerKeyCannotMutate(t *testing.T) {
 	t.Parallel()
+	for name, loopback := range httpBackends {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			viewerKeyCannotMutate(t, loopback)
+		})
+	}
+}
+
+func viewerKeyCannotMutate(t *testing.T, loopback bool) {
 	w := newWorld(t)
-	base := serveAPI(t, w, HandlerOptions{})
+	base := serveAPIWith(t, w, HandlerOptions{}, api.Traffic{}, loopback)
 	cs, err := connectHTTP(t, base+"/mcp", w.viewerSecret)
 	if err != nil {
 		t.Fatal(err)
@@ -265,5 +302,45 @@ func TestResources(t *testing.T) {
 		if len(res.Contents) != 1 || !check(res.Contents[0].Text) {
 			t.Errorf("read %s: %+v", uri, res.Contents)
 		}
+	}
+}
+
+// Through the loopback, MCP calls of a tenant are rate-limited by its plan
+// and metered as API calls, exactly like REST calls.
+func TestLoopbackAppliesRateLimitsAndMetering(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	buf, err := usage.NewMemoryBuffer(usage.MemoryOptions{Writer: w.st, FlushInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = buf.Close(ctx) })
+	traffic := api.Traffic{Limiter: ratelimit.NewMemory(ratelimit.MemoryOptions{}), Recorder: buf, LimitsTTL: time.Nanosecond}
+	base := serveAPIWith(t, w, HandlerOptions{}, traffic, true)
+	cs, err := connectHTTP(t, base+"/mcp", w.viewerSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if res, m := call(t, cs, "get_tenant", map[string]any{"id": w.tenantA}); res.IsError {
+			t.Fatalf("get_tenant: %v", m)
+		}
+	}
+	if err := buf.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err := w.st.UsageTotal(ctx, w.tenantA, core.MetricAPICalls, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil || n != 3 {
+		t.Errorf("api_calls metered for tenant A: %v, %v; want 3", n, err)
+	}
+	zero := int64(0)
+	if _, err := w.st.SetOverrides(ctx, w.tenantA, store.PlanOverrides{RateLimitPerMinute: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	res, m := call(t, cs, "get_tenant", map[string]any{"id": w.tenantA})
+	e, _ := m["error"].(map[string]any)
+	if !res.IsError || e["status"] != float64(http.StatusTooManyRequests) {
+		t.Errorf("get_tenant with a plan of 0 requests/minute: isError %v, %v; want isError 429", res.IsError, m)
 	}
 }
