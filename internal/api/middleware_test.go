@@ -1,0 +1,96 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestObservePanicRequestIDAndMetrics(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reported []error
+	h := observe(slog.New(slog.NewJSONHandler(&logs, nil)), m, func(_ context.Context, err error) { reported = append(reported, err) },
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			setRoute(r.Context(), "/boom")
+			panic("kaboom")
+		}))
+	r := httptest.NewRequest(http.MethodGet, "/boom", nil)
+	r.Header.Set("X-Request-Id", "abc-123")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code != 500 || rec.Header().Get("Content-Type") != "application/problem+json" || rec.Header().Get("X-Request-Id") != "abc-123" {
+		t.Fatalf("panic answer: %d %v", rec.Code, rec.Header())
+	}
+	var body map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	if body["request_id"] != "abc-123" || strings.Contains(rec.Body.String(), "kaboom") {
+		t.Errorf("body %s: want the request id and not the panic value", rec.Body)
+	}
+	if len(reported) != 1 || !strings.Contains(reported[0].Error(), "kaboom") {
+		t.Errorf("reported %v, want the panic", reported)
+	}
+	if !strings.Contains(logs.String(), `"request_id":"abc-123"`) || !strings.Contains(logs.String(), `"route":"/boom"`) {
+		t.Errorf("logs lack request id or route: %s", logs.String())
+	}
+	families, _ := reg.Gather()
+	found := map[string]bool{}
+	for _, f := range families {
+		found[f.GetName()] = true
+	}
+	for _, name := range []string{"saas_api_requests_total", "saas_api_errors_total", "saas_request_duration_seconds"} {
+		if !found[name] {
+			t.Errorf("metric %s not exported", name)
+		}
+	}
+	// A hostile request id is replaced, never echoed into logs.
+	r = httptest.NewRequest(http.MethodGet, "/boom", nil)
+	r.Header.Set("X-Request-Id", "evil\nline")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if got := rec.Header().Get("X-Request-Id"); got == "" || strings.ContainsAny(got, "\n") {
+		t.Errorf("request id %q", got)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	tests := []struct {
+		name, origin, method string
+		origins              []string
+		wantAllow            string
+		wantStatus           int
+	}{
+		{"off by default", "https://app.example.com", http.MethodGet, nil, "", 200},
+		{"allowed origin", "https://app.example.com", http.MethodGet, []string{"https://app.example.com"}, "https://app.example.com", 200},
+		{"other origin", "https://evil.example.com", http.MethodGet, []string{"https://app.example.com"}, "", 200},
+		{"preflight", "https://app.example.com", http.MethodOptions, []string{"https://app.example.com"}, "https://app.example.com", 204},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(tt.method, "/api/v1/tenants", nil)
+			r.Header.Set("Origin", tt.origin)
+			if tt.method == http.MethodOptions {
+				r.Header.Set("Access-Control-Request-Method", "POST")
+			}
+			rec := httptest.NewRecorder()
+			cors(tt.origins, ok).ServeHTTP(rec, r)
+			if got := rec.Header().Get("Access-Control-Allow-Origin"); got != tt.wantAllow || rec.Code != tt.wantStatus {
+				t.Errorf("allow %q status %d, want %q %d", got, rec.Code, tt.wantAllow, tt.wantStatus)
+			}
+		})
+	}
+}
