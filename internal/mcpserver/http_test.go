@@ -34,6 +34,18 @@ func serveAPI(t *testing.T, w *world, o HandlerOptions) string {
 // when loopback is set, tool calls dispatched through that chain.
 func serveAPIWith(t *testing.T, w *world, o HandlerOptions, traffic api.Traffic, loopback bool) string {
 	t.Helper()
+	srv := httptest.NewServer(apiHandlerWith(t, w, o, traffic, loopback))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// apiHandler is the REST chain over w's store with /mcp mounted.
+func apiHandler(t testing.TB, w *world, o HandlerOptions) http.Handler {
+	return apiHandlerWith(t, w, o, api.Traffic{}, false)
+}
+
+func apiHandlerWith(t testing.TB, w *world, o HandlerOptions, traffic api.Traffic, loopback bool) http.Handler {
+	t.Helper()
 	var apiHandler http.Handler
 	if loopback {
 		o.Via = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { apiHandler.ServeHTTP(rw, r) })
@@ -54,9 +66,7 @@ func serveAPIWith(t *testing.T, w *world, o HandlerOptions, traffic api.Traffic,
 		t.Fatal(err)
 	}
 	apiHandler = h
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return h
 }
 
 // bearer adds a bearer token to every request.
