@@ -94,11 +94,15 @@ func serve(t *testing.T) (base, platformKey string) {
 	return base, platformKey
 }
 
-// stdio spawns `fast-saas mcp args…` against the server and connects.
+// stdio spawns `fast-saas mcp args…` against the server and connects;
+// key "file:<path>" is passed as FASTSAAS_API_KEY_FILE.
 func stdio(t *testing.T, base, key string, args ...string) *mcp.ClientSession {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"mcp"}, args...)...)
-	cmd.Env = append(os.Environ(), "FASTSAAS_API_URL="+base, "FASTSAAS_API_KEY="+key)
+	cmd.Env = append(os.Environ(), "FASTSAAS_API_URL="+base, "FASTSAAS_API_KEY="+key, "FASTSAAS_API_KEY_FILE=")
+	if path, ok := strings.CutPrefix(key, "file:"); ok {
+		cmd.Env = append(os.Environ(), "FASTSAAS_API_URL="+base, "FASTSAAS_API_KEY=", "FASTSAAS_API_KEY_FILE="+path)
+	}
 	cmd.Stderr = os.Stderr
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "e2e"}, nil).Connect(context.Background(), &mcp.CommandTransport{Command: cmd}, nil)
 	if err != nil {
@@ -245,10 +249,17 @@ func TestStdioAgainstServe(t *testing.T) {
 		t.Errorf("tenant after the read key's attempts: %+v, %v", got, err)
 	}
 
-	// --read-only hides every mutating tool.
-	ro := stdio(t, base, key, "--read-only")
+	// --read-only hides every mutating tool (the key read from a file).
+	keyFile := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(keyFile, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ro := stdio(t, base, "file:"+keyFile, "--read-only")
 	if got, want := toolNames(t, ro), wantTools(true); !slices.Equal(got, want) {
 		t.Errorf("--read-only tools:\n got %v\nwant %v", got, want)
+	}
+	if isErr, got := callTool(t, ro, "get_platform_stats", nil); isErr || got["users"] == nil {
+		t.Errorf("get_platform_stats with the key from a file: isError %v, %v", isErr, got)
 	}
 }
 
