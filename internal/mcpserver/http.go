@@ -10,6 +10,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/fast-saas/fast-saas/internal/core"
+	"github.com/fast-saas/fast-saas/middleware/problem"
 )
 
 // callerKey is where the HTTP caller travels in the SDK's token info, the
@@ -57,14 +58,14 @@ func NewHandler(svc *core.Service, o HandlerOptions) (http.Handler, error) {
 		if c.Kind == core.Anonymous {
 			return nil, fmt.Errorf("%w: no authenticated caller", auth.ErrInvalidToken)
 		}
-		o := origin{token: token, remoteAddr: r.RemoteAddr, forwarded: http.Header{}}
+		from := origin{token: token, remoteAddr: r.RemoteAddr, forwarded: http.Header{}}
 		for _, h := range []string{"X-Forwarded-For", "X-Real-Ip", "Forwarded"} {
 			if v := r.Header.Values(h); len(v) > 0 {
-				o.forwarded[h] = v
+				from.forwarded[h] = v
 			}
 		}
 		return &auth.TokenInfo{UserID: c.Kind.String() + ":" + c.Label, Scopes: c.Scopes,
-			Expiration: time.Now().Add(time.Hour), Extra: map[string]any{callerKey: c, originKey{}.String(): o}}, nil
+			Expiration: time.Now().Add(time.Hour), Extra: map[string]any{callerKey: c, originKey{}.String(): from}}, nil
 	}
 	authed := auth.RequireBearerToken(verify, nil)(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -72,9 +73,7 @@ func NewHandler(svc *core.Service, o HandlerOptions) (http.Handler, error) {
 			// Tools act as someone: no credential, no MCP (not even the
 			// public operations, so a misconfigured client fails loudly).
 			w.Header().Set("WWW-Authenticate", `Bearer realm="fast-saas"`)
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"type":"https://fast-saas.dev/problems/unauthorized","title":"Unauthorized","status":401,"code":"unauthorized","detail":"a valid bearer token is required"}` + "\n"))
+			problem.Write(w, http.StatusUnauthorized, problem.Problem{Code: core.CodeUnauthorized, Detail: "a valid bearer token is required"})
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
