@@ -80,7 +80,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
 	defer client.Close()
 	st := newMemStore()
-	rec, err := NewRedisRecorder(RedisOptions{Client: client, Prefix: "restart:", Timeout: time.Second})
+	rec, err := NewRedisRecorder(RedisOptions{Client: client, Prefix: "restart:", Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	// The callers retry (an API client retrying its 503). The first writes
 	// after a restart may still meet connections the kill broke.
 	retry := failed
-	for i := 0; len(retry) > 0 && i < 20; i++ {
+	for i := 0; len(retry) > 0 && i < 100; i++ {
 		retry = record(retry)
 		if len(retry) > 0 {
 			time.Sleep(50 * time.Millisecond)

@@ -15,7 +15,9 @@ import (
 func newPipeline(t *testing.T, st BatchWriter, name string, mutate func(*ConsumerOptions)) (*redis.Client, string, *RedisRecorder, *Consumer) {
 	t.Helper()
 	client, prefix := testenv.Redis(t)
-	rec, err := NewRedisRecorder(RedisOptions{Client: client, Prefix: prefix})
+	// A generous timeout: the race detector on a shared machine is slow, and
+	// the fail-fast timeout has its own test.
+	rec, err := NewRedisRecorder(RedisOptions{Client: client, Prefix: prefix, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
