@@ -77,6 +77,8 @@ Every flag has an environment variable; see docs/config.md.`,
 				base, base, base, base, base, base)
 			if secret != "" {
 				fmt.Fprintf(io.Out, "\nPlatform admin key (shown once, store it now):\n  %s\nTry: curl -H 'Authorization: Bearer %s' %s/api/v1/tenants\n", secret, secret, base)
+			} else {
+				fmt.Fprintln(io.Out, "\nPlatform admin key: created on first start (mint another with `fast-saas keys create-platform`).")
 			}
 			return srv.Serve(ctx, ln)
 		},

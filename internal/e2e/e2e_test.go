@@ -96,6 +96,27 @@ func (l *logto) token(t *testing.T, sub string) string {
 type server struct {
 	base, platformKey string
 	cmd               *exec.Cmd
+	stopped           bool
+}
+
+// stop sends SIGINT and waits for a graceful exit (idempotent).
+func (s *server) stop(t *testing.T) {
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve exited with %v after SIGINT, want a clean exit", err)
+		}
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+		t.Error("serve did not stop within 20 s of SIGINT")
+	}
 }
 
 var keyRE = regexp.MustCompile(`fsp_[0-9A-Za-z]+`)
@@ -104,7 +125,13 @@ var keyRE = regexp.MustCompile(`fsp_[0-9A-Za-z]+`)
 // to print its URL and first platform key.
 func start(t *testing.T, env ...string) *server {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	return startIn(t, t.TempDir(), env...)
+}
+
+// startIn is start with a chosen data directory (to restart on the same data).
+func startIn(t *testing.T, dataDir string, env ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -115,17 +142,7 @@ func start(t *testing.T, env ...string) *server {
 		t.Fatal(err)
 	}
 	s := &server{cmd: cmd}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("serve did not stop within 20 s of SIGINT")
-		}
-	})
+	t.Cleanup(func() { s.stop(t) })
 	sc := bufio.NewScanner(out)
 	deadline := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
 	defer deadline.Stop()
@@ -138,13 +155,16 @@ func start(t *testing.T, env ...string) *server {
 			s.platformKey = k
 			break
 		}
+		if strings.HasPrefix(line, "Platform admin key: created on first start") {
+			break
+		}
 	}
 	go func() {
 		for sc.Scan() {
 		}
 	}()
-	if s.base == "" || s.platformKey == "" {
-		t.Fatalf("serve did not print its URL and platform key (url %q)", s.base)
+	if s.base == "" {
+		t.Fatalf("serve did not print its URL")
 	}
 	return s
 }
