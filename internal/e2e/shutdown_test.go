@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"net/http"
-	"regexp"
 	"testing"
 
 	"github.com/fast-saas/fast-saas/client"
@@ -46,8 +45,6 @@ func TestGracefulShutdownFlushesUsage(t *testing.T) {
 		t.Errorf("after restart %v api_calls recorded, want %d (usage lost on shutdown?)", q.Used, calls)
 	}
 }
-
-var listenRE = regexp.MustCompile(`listening on (http://\S+)`)
 
 // restartNoKey starts serve on an existing data directory, where it must
 // not print a platform key, and returns its base URL.
