@@ -10,6 +10,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,6 +42,7 @@ func main() {
 	flag.StringVar(&cfg.pgAdmin, "postgres", envOr("FASTSAAS_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"),
 		"admin URL of the Postgres server where a dedicated database is created and dropped (env FASTSAAS_BENCH_POSTGRES_URL)")
 	flag.StringVar(&cfg.backends, "backends", "embedded,postgres", "backends to measure, comma-separated")
+	flag.DurationVar(&cfg.rateWindow, "ratelimit-window", 10*time.Second, "how long 3 replicas are hammered for the rate-limit accuracy check (postgres backend); 0 skips it")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -54,6 +56,7 @@ type config struct {
 	duration                    time.Duration
 	runs, conns, tenants, batch int
 	pgAdmin, backends           string
+	rateWindow                  time.Duration
 }
 
 func envOr(name, def string) string {
@@ -110,12 +113,16 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	rows = append(rows, ceiling)
 	fmt.Fprintf(out, "ceiling (bare net/http): %.0f req/s\n", ceiling.rps)
 
+	var rc *rateCheck
 	for _, backend := range strings.Split(cfg.backends, ",") {
-		got, err := measureBackend(ctx, cfg, bin, tmp, strings.TrimSpace(backend), out)
+		got, check, err := measureBackend(ctx, cfg, bin, tmp, strings.TrimSpace(backend), out)
 		if err != nil {
 			return fmt.Errorf("%s: %w", backend, err)
 		}
 		rows = append(rows, got...)
+		if check != nil {
+			rc = check
+		}
 	}
 
 	host, _ := os.Hostname()
@@ -131,6 +138,13 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			mib(r.rssKiB), mib(r.hwmKiB), us(r.cpuPerReq), fmt.Sprintf("%.2f", r.rps/ceiling.rps), strconv.Itoa(r.failures), note)
 	}
 	t.Print(out)
+	if rc != nil {
+		fmt.Fprintln(out, "\nrate limit accuracy (one tenant, replicas sharing one Redis):")
+		rc.print(out)
+		if !rc.ok {
+			return errors.New("rate limit accuracy outside [95%, 100%] of the admissible count")
+		}
+	}
 	return nil
 }
 
@@ -219,14 +233,14 @@ func median[T int64 | float64 | time.Duration](xs []T) T {
 	return s[len(s)/2]
 }
 
-func measureBackend(ctx context.Context, cfg config, bin, tmp, backend string, out io.Writer) ([]row, error) {
+func measureBackend(ctx context.Context, cfg config, bin, tmp, backend string, out io.Writer) (rows []row, rc *rateCheck, err error) {
 	dataDir, err := os.MkdirTemp(tmp, backend)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	logto, err := harness.NewLogto("https://api.bench.fast-saas.test")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer logto.Close()
 	env := []string{
@@ -242,51 +256,51 @@ func measureBackend(ctx context.Context, cfg config, bin, tmp, backend string, o
 	case "postgres":
 		dbURL, drop, err := harness.CreateDatabase(ctx, cfg.pgAdmin, fmt.Sprintf("fastsaas_bench_%d", time.Now().UnixNano()))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defer func() { _ = drop(context.Background()) }()
 		rdb, err := harness.StartRedis(ctx, harness.RedisOptions{Dir: dataDir})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defer func() { _ = rdb.Kill() }()
 		env = append(env, "DATABASE_URL="+dbURL, "REDIS_URL="+rdb.URL)
 	default:
-		return nil, fmt.Errorf("unknown backend %q (embedded, postgres)", backend)
+		return nil, nil, fmt.Errorf("unknown backend %q (embedded, postgres)", backend)
 	}
 	logFile, err := os.Create(dataDir + "/serve.log")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer logFile.Close()
 	srv, err := harness.StartServe(ctx, harness.ServeOptions{Binary: bin, DataDir: dataDir, Env: env, Log: logFile})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer func() { _ = srv.Stop() }()
 	if srv.PlatformKey == "" {
-		return nil, fmt.Errorf("serve printed no platform key")
+		return nil, nil, fmt.Errorf("serve printed no platform key")
 	}
 	admin := harness.API{Base: srv.Base, Token: srv.PlatformKey}
 	fmt.Fprintf(out, "%s: seeding %d tenants…\n", backend, cfg.tenants)
 	tenants, err := harness.Seed(ctx, admin, harness.SeedOptions{Count: cfg.tenants, Prefix: "bench", Plan: "pro",
 		Scopes: []string{"read", "usage:write"}, RatePerMinute: -1, CallsPerMonth: -1})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// A Logto user, member of the first tenant, reads with a JWT.
 	var user struct {
 		ID string `json:"id"`
 	}
 	if err := admin.Do(ctx, http.MethodPost, "/api/v1/users", map[string]any{"email": "bench@example.com", "external_id": "bench-user"}, &user); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := admin.Do(ctx, http.MethodPost, "/api/v1/tenants/"+tenants[0].ID+"/members", map[string]any{"user_id": user.ID, "role": "member"}, nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	jwt, err := logto.Token("bench-user")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	get := func(path, token string) func(int, int) (*http.Request, error) {
@@ -324,17 +338,33 @@ func measureBackend(ctx context.Context, cfg config, bin, tmp, backend string, o
 				return get("/api/v1/tenants/"+t.ID, t.Key)(w, i)
 			}},
 	}
-	var rows []row
 	for _, sc := range scenarios {
 		fmt.Fprintf(out, "%s: %s…\n", backend, sc.name)
 		r := measure(ctx, cfg, srv.PID(), sc)
 		r.backend = backend
 		rows = append(rows, r)
 		if ctx.Err() != nil {
-			return rows, ctx.Err()
+			return rows, nil, ctx.Err()
 		}
 	}
-	return rows, nil
+	if backend != "postgres" || cfg.rateWindow <= 0 {
+		return rows, nil, nil
+	}
+	// Two more replicas on the same Postgres database and Redis.
+	replicas := []*harness.Serve{srv}
+	for i := range 2 {
+		r, err := harness.StartServe(ctx, harness.ServeOptions{Binary: bin, DataDir: dataDir, Env: env, Log: logFile, Replica: true})
+		if err != nil {
+			return rows, nil, fmt.Errorf("replica %d: %w", i+2, err)
+		}
+		defer func() { _ = r.Stop() }()
+		replicas = append(replicas, r)
+	}
+	check, err := checkRateLimit(ctx, replicas, admin, cfg.conns, cfg.rateWindow, out)
+	if err != nil {
+		return rows, nil, err
+	}
+	return rows, &check, nil
 }
 
 // ingestBody is a batch of n events with unique transaction ids.

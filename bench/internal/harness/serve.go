@@ -57,6 +57,9 @@ type ServeOptions struct {
 	Env     []string // added to the environment (DATABASE_URL=…, REDIS_URL=…, FASTSAAS_…)
 	// Log receives serve's stderr (its JSON log); nil discards it.
 	Log io.Writer
+	// Replica says the store already has a platform key (another replica
+	// made it), so serve will print none and Start must not wait for one.
+	Replica bool
 }
 
 // Serve is a running (or restartable) `fast-saas serve` child process on a
@@ -126,7 +129,7 @@ func (s *Serve) Start(ctx context.Context) error {
 
 	// A first start against an empty store prints the platform key after
 	// the URL block; later starts print none.
-	wantKey := s.PlatformKey == ""
+	wantKey := s.PlatformKey == "" && !s.opts.Replica
 	timeout := time.NewTimer(60 * time.Second)
 	defer timeout.Stop()
 	listening := false
