@@ -4,7 +4,7 @@ BIN      ?= bin/fast-saas
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/fast-saas/fast-saas/internal/cli.Version=$(VERSION)
 
-.PHONY: help build test test-services lint bench fuzz
+.PHONY: help build test test-services lint bench fuzz bench-load bench-faults
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-15s %s\n", $$1, $$2}'
@@ -27,3 +27,9 @@ lint: ## gofmt, go vet, staticcheck
 
 bench: ## Go benchmarks of every package
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-load: ## load harness: serve (SQLite; Postgres + Redis) vs a bare net/http ceiling, one table (BENCH_LOAD_FLAGS)
+	$(GO) run ./bench/cmd/load $(BENCH_LOAD_FLAGS)
+
+bench-faults: ## fault harness: 1M events through SIGKILLs, Redis/Postgres/Lago outages; exits 1 on loss (BENCH_FAULTS_FLAGS)
+	$(GO) run ./bench/cmd/faults $(BENCH_FAULTS_FLAGS)
