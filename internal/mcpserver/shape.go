@@ -255,15 +255,17 @@ func (sh *shape) validate(reg huma.Registry, args map[string]any) []*huma.ErrorD
 
 // coreInput renders validated args as the JSON that core.Operation.CallJSON
 // decodes into the typed input: path and query fields under their Go keys,
-// body fields nested under "Body". Top-level schema defaults are applied,
-// as the REST adapter does for omitted parameters.
+// body fields nested under "Body". Schema defaults of top-level arguments
+// are applied, as the REST adapter does for omitted parameters and body
+// fields.
 func (sh *shape) coreInput(args map[string]any) (json.RawMessage, error) {
 	in := map[string]any{}
 	var body map[string]any
 	for _, p := range sh.Params {
 		v, ok := args[p.Name]
 		if !ok || v == nil {
-			if p.Default == nil || p.In == inBody {
+			// An optional body left out gets no defaults (REST sends none).
+			if p.Default == nil || (p.In == inBody && sh.bodyOptional) {
 				continue
 			}
 			v = p.Default
