@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fast-saas/fast-saas/client"
+	"github.com/fast-saas/fast-saas/internal/testenv"
 )
 
 // TestLoad is the load benchmark of the brief (wrk, 32 connections,
@@ -20,6 +21,8 @@ import (
 // (the machine is shared and noisy).
 //
 //	FASTSAAS_E2E_LOAD=1 go test -run TestLoad -v ./internal/e2e
+//
+// FASTSAAS_E2E_LOAD_MODE=distributed runs it on Postgres + Redis (testenv).
 func TestLoad(t *testing.T) {
 	if os.Getenv("FASTSAAS_E2E_LOAD") != "1" {
 		t.Skip("set FASTSAAS_E2E_LOAD=1 to run the wrk load benchmark")
@@ -34,8 +37,13 @@ func TestLoad(t *testing.T) {
 	}
 	l := newLogto(t)
 	// No per-IP limit: wrk is one client address.
-	s := start(t, "FASTSAAS_LOGTO_ENDPOINT="+l.srv.URL, "FASTSAAS_LOGTO_AUDIENCE="+audience, "DATABASE_URL=", "REDIS_URL=",
-		"FASTSAAS_IP_RATE_LIMIT=-1", "FASTSAAS_LOG_LEVEL=warn")
+	env := []string{"FASTSAAS_LOGTO_ENDPOINT=" + l.srv.URL, "FASTSAAS_LOGTO_AUDIENCE=" + audience,
+		"FASTSAAS_IP_RATE_LIMIT=-1", "FASTSAAS_LOG_LEVEL=warn", "DATABASE_URL=", "REDIS_URL="}
+	if os.Getenv("FASTSAAS_E2E_LOAD_MODE") == "distributed" { // Postgres + Redis from testenv
+		_, prefix := testenv.Redis(t)
+		env = append(env, "DATABASE_URL="+testenv.Postgres(t), "REDIS_URL="+testenv.RedisURL(t), "FASTSAAS_REDIS_PREFIX="+prefix)
+	}
+	s := start(t, env...)
 	ctx := context.Background()
 	admin := client.New(s.base, s.platformKey)
 	tenant, err := admin.CreateTenant(ctx, client.CreateTenant{Slug: "load", Name: "Load", Plan: "enterprise"})
