@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -129,5 +130,36 @@ func TestTTLCache(t *testing.T) {
 	c.put("c", 3, now) // over max: the cache starts over, bounded
 	if len(c.m) > 2 {
 		t.Errorf("cache holds %d entries, max 2", len(c.m))
+	}
+}
+
+func TestCallJSONAuthorizesAndDecodesStrictly(t *testing.T) {
+	t.Parallel()
+	s := &Service{}
+	var getPlan Operation
+	for _, op := range s.Operations() {
+		if op.ID == "getPlatformStats" {
+			getPlan = op
+		}
+	}
+	if getPlan.ID == "" {
+		t.Fatal("getPlatformStats not in the table")
+	}
+	// Anonymous and non-platform callers are refused before any store use
+	// (the service has no store: reaching it would panic).
+	for _, c := range []Caller{{}, {Kind: UserCaller, UserID: "u"}, {Kind: TenantKeyCaller, TenantID: "t", Scopes: AllScopes}} {
+		_, err := getPlan.CallJSON(WithCaller(context.Background(), c), nil)
+		e, ok := AsError(err)
+		want := http.StatusForbidden
+		if c.Kind == Anonymous {
+			want = http.StatusUnauthorized
+		}
+		if !ok || e.Status != want {
+			t.Errorf("as %v: %v, want %d", c.Kind, err, want)
+		}
+	}
+	_, err := getPlan.CallJSON(WithCaller(context.Background(), Caller{Kind: PlatformCaller}), []byte(`{"unknown":1}`))
+	if e, ok := AsError(err); !ok || e.Status != http.StatusUnprocessableEntity {
+		t.Errorf("unknown field: %v, want 422", err)
 	}
 }

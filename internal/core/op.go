@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -103,8 +104,12 @@ type Operation struct {
 // metadata (built from the table by internal/api).
 func (o Operation) Register(api huma.API, op huma.Operation) { o.register(api, op) }
 
-// CallJSON decodes raw into the input type (strictly) and runs the
-// operation with the caller in ctx, for adapters that are not HTTP (MCP).
+// CallJSON decodes raw into the input type (unknown fields refused) and
+// runs the operation with the caller in ctx, for adapters that are not
+// HTTP (MCP). raw is the input struct as JSON: path and query fields by
+// their Go names, the body under "Body". It does not apply the schema
+// constraints (lengths, patterns, enums) that huma checks for REST: an
+// adapter validates against the operation's schema first.
 func (o Operation) CallJSON(ctx context.Context, raw json.RawMessage) (any, error) {
 	return o.call(ctx, raw)
 }
@@ -150,7 +155,9 @@ func newOp[I, O any](s *Service, meta Operation, h func(ctx context.Context, c *
 	meta.call = func(ctx context.Context, raw json.RawMessage) (any, error) {
 		in := new(I)
 		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, in); err != nil {
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(in); err != nil {
 				return nil, Invalid("", "malformed input: "+err.Error())
 			}
 		}
