@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"time"
 
 	"github.com/fast-saas/fast-saas/bench/internal/faults"
@@ -57,11 +58,11 @@ func main() {
 	o.Binary, o.Dir, o.OwnPostgres, o.Progress = bin, dir, true, os.Stdout
 	start := time.Now()
 	rep, err := faults.Run(ctx, o)
-	fmt.Printf("\nfast-saas faults — %s, %d events, total %s\n\n", time.Now().UTC().Format(time.RFC3339), o.Events, time.Since(start).Round(time.Second))
-	rep.Print(os.Stdout)
 	if err != nil {
 		fail(err)
 	}
+	fmt.Printf("\nfast-saas faults — %s, %d events, nproc %d, total %s\n\n", time.Now().UTC().Format(time.RFC3339), o.Events, runtime.NumCPU(), time.Since(start).Round(time.Second))
+	rep.Print(os.Stdout)
 	if !rep.OK() {
 		fmt.Fprintln(os.Stderr, "bench-faults: events were lost or duplicated")
 		if !*keep {
