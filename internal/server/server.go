@@ -43,6 +43,7 @@ type Server struct {
 	redis  *redis.Client
 	sentry bool
 	pipe   *pipeline
+	gauges *tenantGauges
 }
 
 // New opens the store (running migrations) and composes the API.
@@ -114,6 +115,10 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 		return nil, err
 	}
 	checks = append(checks, pipelineCheck(st, s.redis, cfg.RedisPrefix, cfg.LagoAPIURL != ""))
+	if s.gauges, err = newTenantGauges(reg, s.Service, st, logger); err != nil {
+		s.Close()
+		return nil, err
+	}
 	mounts, err := s.mcpMounts(logger)
 	if err != nil {
 		s.Close()
@@ -170,6 +175,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
 	s.pipe.run(wctx, s.Logger)
+	go s.gauges.run(wctx, 30*time.Second)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
