@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -46,6 +47,9 @@ The server also serves the same tools over Streamable HTTP at /mcp. See docs/mcp
 			}
 			if apiURL == "" {
 				return errors.New("mcp: set FASTSAAS_API_URL (or --url) to the fast-saas server, e.g. http://127.0.0.1:8080")
+			}
+			if u, err := url.Parse(apiURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("mcp: FASTSAAS_API_URL %q: want http(s)://host[:port]", apiURL)
 			}
 			key, err := secretEnv("FASTSAAS_API_KEY")
 			if err != nil {
