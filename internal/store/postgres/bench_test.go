@@ -18,6 +18,7 @@ import (
 
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/internal/store/internal/sqlcore"
+	"github.com/fast-saas/fast-saas/internal/store/postgres"
 )
 
 const benchBatch = 1000
@@ -132,7 +133,7 @@ func BenchmarkIngest(b *testing.B) {
 		c0 = cpuSelf(b) + s0
 		b.StartTimer()
 		t0 = time.Now()
-		n, err := conn.CopyFrom(ctx, pgx.Identifier{"usage_events"}, cols, rawRows(raw[i]))
+		n, err := conn.CopyFrom(ctx, pgx.Identifier{"usage_events"}, cols, postgres.EventRowsWithLago(raw[i]))
 		rawTime += time.Since(t0)
 		b.StopTimer()
 		s1 = cpuOf(rawPID)
@@ -185,18 +186,6 @@ func cpuOf(pids []int) time.Duration {
 		total += time.Duration(u+st) * 10 * time.Millisecond
 	}
 	return total
-}
-
-func rawRows(events []store.UsageEvent) pgx.CopyFromSource {
-	i := -1
-	return pgx.CopyFromFunc(func() ([]any, error) {
-		i++
-		if i >= len(events) {
-			return nil, nil
-		}
-		e := events[i]
-		return []any{e.ID, e.TenantID, e.Metric, e.Quantity, string(e.Properties), e.TransactionID, e.OccurredAt, e.ReceivedAt, e.ReceivedAt, e.ReceivedAt}, nil
-	})
 }
 
 // BenchmarkAPIKeyByHash times single lookups among 10,000 keys and reports the median.
