@@ -125,10 +125,10 @@ func connect(t *testing.T, srv *mcp.Server, caller core.Caller) *mcp.ClientSessi
 	return cs
 }
 
-// args are the arguments each tool is called with in the seeded world
-// (tools not listed take none or only defaults).
+// args are the arguments each tool is called with in the seeded world;
+// nil for tools whose required arguments the schema-driven example fills
+// (a tenant id, say), so a new operation is called without a new entry.
 func (w *world) args(tool string) map[string]any {
-	id := map[string]any{"id": w.tenantA}
 	with := func(extra map[string]any) map[string]any {
 		out := map[string]any{"id": w.tenantA}
 		for k, v := range extra {
@@ -174,7 +174,7 @@ func (w *world) args(tool string) map[string]any {
 	case "get_usage_summary":
 		return with(map[string]any{"period": "7d"})
 	}
-	return id
+	return nil
 }
 
 // order runs mutations that destroy what other calls need last.
@@ -262,9 +262,12 @@ func callEveryTool(t *testing.T, w *world, b Backend) {
 		names = append(names, name)
 		isAI[name] = bt.Op.Group == "ai"
 		args[name] = w.args(name)
-		if isAI[name] {
+		switch {
+		case isAI[name]:
 			// AI tools: whatever their schema asks for, filled generically.
 			args[name] = example(reg, bt.shape.Schema, map[string]any{"id": "flow-1", "name": "llama3", "model": "llama3"}).(map[string]any)
+		case args[name] == nil:
+			args[name] = example(reg, bt.shape.Schema, map[string]any{"id": w.tenantA, "userId": w.target, "keyId": w.targetKey, "plan": "pro"}).(map[string]any)
 		}
 	}
 	slices.SortStableFunc(names, func(a, b string) int {
