@@ -10,8 +10,10 @@
 //	platform call:  app.tenant_id = '',          app.bypass_rls = on
 //
 // Usage batches go through COPY into a session-local staging table followed
-// by one INSERT … ON CONFLICT DO NOTHING that also writes the outbox rows:
-// COPY speed, with duplicates skipped rather than failing the batch.
+// by one INSERT … ON CONFLICT DO NOTHING (the Lago state is on the event
+// row): COPY speed, with duplicates skipped rather than failing the batch.
+// The batch's tenants are checked and locked once per batch, not by a
+// per-row foreign key (migration 00004).
 package postgres
 
 import (
@@ -206,10 +208,34 @@ ON CONFLICT (tenant_id, transaction_id) DO NOTHING`
 
 var eventColumns = strings.Split(strings.ReplaceAll(sqlcore.EventCols, " ", ""), ",")
 
+// lockTenants takes, once per batch, the lock a foreign key's check takes
+// per row (migration 00004): a concurrent delete of one of the batch's
+// tenants waits for the batch to commit (and then cascades to its events),
+// and a tenant deleted before is not found.
+const lockTenants = `SELECT count(*) FROM (SELECT 1 FROM tenants WHERE id = ANY($1::uuid[]) FOR KEY SHARE) t`
+
 func (b *backend) InsertEvents(ctx context.Context, c sqlcore.Conn, events []store.UsageEvent) (int, error) {
 	tx := c.(*conn).tx
-	if _, err := tx.Exec(ctx, stageDDL); err != nil {
+	tenants := distinctTenants(events)
+	// One round trip for both: the stage exists after the first batch on a
+	// connection, and the tenant check needs nothing from the COPY.
+	batch := &pgx.Batch{}
+	batch.Queue(stageDDL)
+	batch.Queue(lockTenants, tenants)
+	br := tx.SendBatch(ctx, batch)
+	_, err := br.Exec()
+	var found int
+	if err == nil {
+		err = br.QueryRow().Scan(&found)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return 0, err
+	}
+	if found != len(tenants) {
+		return 0, fmt.Errorf("%w: tenant of %d of the batch's %d tenants", store.ErrNotFound, len(tenants)-found, len(tenants))
 	}
 	// No TRUNCATE here (it rewrites the relation each time): ON COMMIT
 	// DELETE ROWS empties the stage at the end of every transaction. Rows
@@ -223,6 +249,20 @@ func (b *backend) InsertEvents(ctx context.Context, c sqlcore.Conn, events []sto
 		return 0, err
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// distinctTenants lists the tenant ids of events once each (a batch from
+// the usage pipeline usually holds a handful of tenants).
+func distinctTenants(events []store.UsageEvent) []string {
+	var out []string
+	seen := make(map[string]struct{}, 8)
+	for _, e := range events {
+		if _, ok := seen[e.TenantID]; !ok {
+			seen[e.TenantID] = struct{}{}
+			out = append(out, e.TenantID)
+		}
+	}
+	return out
 }
 
 // EventRows is a COPY source over events, in sqlcore.EventCols order.
