@@ -488,6 +488,11 @@ func parseTx(tx string, batch int) (int, bool) {
 	if err1 != nil || err2 != nil || b < 0 || j < 0 || j >= batch {
 		return 0, false
 	}
+	// Only the canonical spelling is ours: "ft-01-2" or "ft-+1-2" would
+	// otherwise count as a second copy of "ft-1-2" (found by FuzzParseTx).
+	if strconv.Itoa(b) != bs || strconv.Itoa(j) != js {
+		return 0, false
+	}
 	return b*batch + j, true
 }
 

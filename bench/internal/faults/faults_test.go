@@ -122,3 +122,23 @@ func tail(s string, n int) string {
 	}
 	return s[len(s)-n:]
 }
+
+// FuzzParseTx: any string parses to an index only if it is exactly the id
+// txID gives that index, so no stored row can be miscounted as ours.
+func FuzzParseTx(f *testing.F) {
+	for _, s := range []string{"ft-0-0", "ft-12-999", "ft-1-1000", "ft-+1-2", "ft-01-2", "ft--0-0", "x"} {
+		f.Add(s, 1000)
+	}
+	f.Fuzz(func(t *testing.T, tx string, batch int) {
+		if batch <= 0 || batch > 1_000_000 {
+			return
+		}
+		i, ok := parseTx(tx, batch)
+		if !ok {
+			return
+		}
+		if got := txID(i/batch, i%batch); got != tx {
+			t.Errorf("parseTx(%q, %d) = %d, but txID gives %q for it", tx, batch, i, got)
+		}
+	})
+}
