@@ -78,6 +78,11 @@ func DSN(path string, write bool, busy time.Duration) string {
 	// keeps the event indexes hot. Both measured on the ingest benchmark.
 	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_pragma", "cache_size(-32768)") // KiB: 32 MiB per connection
+	// Checkpoint every 4096 WAL pages (64 MiB) instead of SQLite's 1000:
+	// an index page changed by many batches is copied back to the database
+	// once per checkpoint, so fewer checkpoints write less. The WAL file
+	// stays up to about this size on disk. Measured on the ingest benchmark.
+	q.Add("_pragma", "wal_autocheckpoint(4096)")
 	if write {
 		q.Set("_txlock", "immediate")
 	} else {
