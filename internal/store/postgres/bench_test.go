@@ -23,9 +23,10 @@ import (
 
 const benchBatch = 1000
 
-// benchEvents makes n events spread over tenants, unique per call (seq).
-func benchEvents(tenants []string, seq, n int) []store.UsageEvent {
-	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+// benchEvents makes n events spread over tenants, unique per call (seq),
+// occurring from start on, 1 ms apart.
+func benchEvents(tenants []string, seq, n int, start time.Time) []store.UsageEvent {
+	at := start
 	out := make([]store.UsageEvent, n)
 	for i := range out {
 		out[i] = store.UsageEvent{
@@ -61,8 +62,26 @@ func benchTenants(b *testing.B, s store.Store, n int) []string {
 // this process and the Postgres backends serving it (read from /proc), and
 // per CPU-second of those backends alone: estimates of the rate on an idle
 // machine (background WAL writer and checkpointer are not counted).
+//
+// Two shapes of traffic: "live" (each batch's events occur after the
+// previous batch's, as events reported as they happen do: the time indexes
+// grow at their ends) and "backfill" (every batch covers the same second:
+// inserts all over the time indexes, the worst case).
 func BenchmarkIngest(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		advance time.Duration // occurred_at offset between batches
+	}{
+		{"live", time.Second},
+		{"backfill", 0},
+	} {
+		b.Run(tc.name, func(b *testing.B) { benchIngest(b, tc.advance) })
+	}
+}
+
+func benchIngest(b *testing.B, advance time.Duration) {
 	s, app, admin := openBoth(b, nil)
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	tenants := benchTenants(b, s, 10)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, admin)
@@ -99,15 +118,15 @@ func BenchmarkIngest(b *testing.B) {
 	ours := make([][]store.UsageEvent, b.N)
 	raw := make([][]store.UsageEvent, b.N)
 	for i := range b.N {
-		ours[i] = benchEvents(tenants, 2*i, benchBatch)
+		ours[i] = benchEvents(tenants, 2*i, benchBatch, start.Add(time.Duration(i)*advance))
 		// The raw rows get the preparation InsertUsageBatch does (ids, JSON) outside the timer.
-		if raw[i], err = sqlcore.PrepareEvents(benchEvents(tenants, 2*i+1, benchBatch), time.Now()); err != nil {
+		if raw[i], err = sqlcore.PrepareEvents(benchEvents(tenants, 2*i+1, benchBatch, start.Add(time.Duration(i)*advance)), time.Now()); err != nil {
 			b.Fatal(err)
 		}
 	}
 	// Warm up outside the timer: the first batch on a connection creates the
 	// staging table and prepares statements.
-	if _, _, err := s.InsertUsageBatch(ctx, benchEvents(tenants, -1, benchBatch)); err != nil {
+	if _, _, err := s.InsertUsageBatch(ctx, benchEvents(tenants, -1, benchBatch, start)); err != nil {
 		b.Fatal(err)
 	}
 	rawPID := []int{int(conn.PgConn().PID())}
