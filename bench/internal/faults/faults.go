@@ -140,6 +140,21 @@ func (o *Options) defaults() {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
+	// Progress is written from the producers' side, the fault injector and
+	// timers (Lago coming back): serialize, the caller's writer need not be
+	// safe for concurrent use (a strings.Builder in the smoke test was not).
+	o.Progress = &syncWriter{w: o.Progress}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // system is the running system under test.
