@@ -14,16 +14,16 @@ import (
 
 // Tenant is a tenant as the API shows it.
 type Tenant struct {
-	ID         string         `json:"id"`
-	Slug       string         `json:"slug"`
-	Name       string         `json:"name"`
-	Plan       string         `json:"plan"`
-	Status     string         `json:"status" enum:"active,suspended,cancelled"`
-	Settings   map[string]any `json:"settings"`
-	Metadata   map[string]any `json:"metadata"`
-	LogtoOrgID string         `json:"logto_org_id,omitempty"`
-	CreatedAt  time.Time      `json:"created_at"`
-	UpdatedAt  time.Time      `json:"updated_at"`
+	ID         string     `json:"id"`
+	Slug       string     `json:"slug"`
+	Name       string     `json:"name"`
+	Plan       string     `json:"plan"`
+	Status     string     `json:"status" enum:"active,suspended,cancelled"`
+	Settings   JSONObject `json:"settings"`
+	Metadata   JSONObject `json:"metadata"`
+	LogtoOrgID string     `json:"logto_org_id,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
 func jsonObject(raw json.RawMessage) map[string]any {
@@ -44,7 +44,7 @@ func rawObject(m map[string]any) json.RawMessage {
 
 func tenantView(t store.Tenant) Tenant {
 	return Tenant{ID: t.ID, Slug: t.Slug, Name: t.Name, Plan: t.Plan, Status: string(t.Status),
-		Settings: jsonObject(t.Settings), Metadata: jsonObject(t.Metadata), LogtoOrgID: t.LogtoOrgID,
+		Settings: objectOf(t.Settings), Metadata: objectOf(t.Metadata), LogtoOrgID: t.LogtoOrgID,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 }
 
