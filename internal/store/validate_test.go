@@ -129,3 +129,13 @@ func FuzzNormalizeJSONObject(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkNormalizeJSONObject: run once per usage event at ingest.
+func BenchmarkNormalizeJSONObject(b *testing.B) {
+	raw := json.RawMessage(`{"route":"/api/v1/things","method":"GET","status":200,"tokens":{"in":12,"out":340}}`)
+	for b.Loop() {
+		if _, err := store.NormalizeJSONObject("properties", raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
