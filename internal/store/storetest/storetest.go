@@ -152,6 +152,7 @@ func Run(t *testing.T, f Factory) {
 		{"PlatformKeys", testPlatformKeys},
 		{"Usage", testUsage},
 		{"UsageTimezones", testUsageTimezones},
+		{"UsageLargeBatch", testUsageLargeBatch},
 		{"Outbox", testOutbox},
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
 		{"Audit", testAudit},
@@ -812,6 +813,75 @@ func testOutbox(e *env) {
 	}
 	_, err = s.ClaimOutbox(ctx, 0, time.Minute)
 	wantErr(t, "ClaimOutbox limit 0", err, store.ErrInvalid)
+}
+
+// testUsageLargeBatch: a batch larger than the backends' statement sizes
+// (SQLite inserts 500 rows per statement), partly already stored, mixing
+// tenants, is stored once per (tenant, transaction_id) with exact counts,
+// each event pending for Lago.
+func testUsageLargeBatch(e *env) {
+	t, s, ctx := e.t, e.s, e.ctx
+	a, b := e.tenant("large-a", ""), e.tenant("large-b", "")
+	mk := func(from, to int) []store.UsageEvent {
+		var out []store.UsageEvent
+		for i := from; i < to; i++ {
+			tn := a.ID
+			if i%3 == 0 {
+				tn = b.ID
+			}
+			out = append(out, event(tn, "api_calls", fmt.Sprint("big", i), float64(i%5), start.Add(time.Duration(i)*time.Second)))
+		}
+		return out
+	}
+	// 0..499 stored first; the big batch re-sends 200..499 and adds 500..1233.
+	ins, dup, err := s.InsertUsageBatch(ctx, mk(0, 500))
+	if err != nil || ins != 500 || dup != 0 {
+		t.Fatalf("first batch: inserted %d, duplicates %d, %v; want 500, 0, nil", ins, dup, err)
+	}
+	ins, dup, err = s.InsertUsageBatch(ctx, mk(200, 1234))
+	if err != nil || ins != 734 || dup != 300 {
+		t.Fatalf("large batch: inserted %d, duplicates %d, %v; want 734, 300, nil", ins, dup, err)
+	}
+	var wantA, wantB float64
+	var nB int
+	for _, ev := range mk(0, 1234) {
+		if ev.TenantID == b.ID {
+			wantB += ev.Quantity
+			nB++
+		} else {
+			wantA += ev.Quantity
+		}
+	}
+	to := start.Add(2 * time.Hour)
+	for _, tc := range []struct {
+		tenant string
+		want   float64
+	}{{a.ID, wantA}, {b.ID, wantB}} {
+		got, err := s.UsageTotal(ctx, tc.tenant, "api_calls", start, to)
+		if err != nil || got != tc.want {
+			t.Errorf("UsageTotal(%s) = %v, %v; want %v", tc.tenant, got, err, tc.want)
+		}
+	}
+	var listed int
+	cursor := ""
+	for {
+		page, next, err := s.ListUsageEvents(ctx, b.ID, store.UsageFilter{}, store.Page{Limit: 100, Cursor: cursor})
+		if err != nil {
+			t.Fatalf("ListUsageEvents: %v", err)
+		}
+		listed += len(page)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if listed != nB {
+		t.Errorf("tenant b lists %d events, want %d", listed, nB)
+	}
+	backlog, _, err := s.OutboxBacklog(ctx)
+	if err != nil || backlog != 1234 {
+		t.Errorf("OutboxBacklog = %d, %v; want 1234 (every stored event pending once)", backlog, err)
+	}
 }
 
 // testOutboxConcurrentClaims: forwarder replicas claiming at once never get
