@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fast-saas/fast-saas/internal/ai"
@@ -76,6 +77,10 @@ type Service struct {
 	tenants   *ttlCache[string, store.Tenant]
 	roles     *ttlCache[[2]string, store.Role] // (tenant, user) → role, "" = not a member
 	users     *ttlCache[string, store.User]    // Logto sub → user
+	lists     *ttlCache[tenantListKey, *Body[List[Tenant]]]
+	// listGen counts list invalidations: a page read from the store
+	// before an invalidation is not cached after it.
+	listGen atomic.Uint64
 
 	// AI holds the upstream proxies; nil upstreams answer 503.
 	AI *ai.Clients
@@ -97,6 +102,7 @@ func (s *Service) caches() {
 		s.tenants = newTTLCache[string, store.Tenant](ttl, 100_000)
 		s.roles = newTTLCache[[2]string, store.Role](ttl, 100_000)
 		s.users = newTTLCache[string, store.User](30*ttl, 100_000)
+		s.lists = newTTLCache[tenantListKey, *Body[List[Tenant]]](ttl, maxCachedLists)
 	})
 }
 
@@ -134,16 +140,26 @@ func (s *Service) role(ctx context.Context, tenantID, userID string) (store.Role
 	return m.Role, nil
 }
 
-// forgetTenant drops cached state of a tenant after a change to it.
+// forgetTenant drops cached state of a tenant after a change to it
+// (including every cached tenant list, which may show it).
 func (s *Service) forgetTenant(id string) {
 	s.caches()
 	s.tenants.drop(id)
+	s.forgetLists()
 }
 
-// forgetMembers drops cached roles after a membership change.
+// forgetMembers drops cached roles and tenant lists (a user's list is
+// their memberships) after a membership change.
 func (s *Service) forgetMembers() {
 	s.caches()
 	s.roles.dropAll()
+	s.forgetLists()
+}
+
+// forgetLists drops every cached tenant list page.
+func (s *Service) forgetLists() {
+	s.listGen.Add(1)
+	s.lists.dropAll()
 }
 
 // Operations returns the operation table bound to s. The order is the
