@@ -139,11 +139,12 @@ func (s *Service) validPlan(plan string) error {
 	return nil
 }
 
-// tenantListKey identifies one page of a tenant list: whose (a user's
-// memberships, or every tenant for platform admins), filters and page.
+// tenantListKey identifies one page of a tenant list by everything the
+// store query depends on: whose tenants (a user's memberships, or every
+// tenant for platform admins), the filters and the page.
 type tenantListKey struct {
-	user, status, plan, cursor string
-	limit                      int
+	filter store.TenantFilter
+	page   store.Page
 }
 
 // maxCachedLists bounds the tenant-list cache; with pages of at most
@@ -164,7 +165,7 @@ const (
 // reuse it and must not be modified.
 func (s *Service) listTenants(ctx context.Context, f store.TenantFilter, p store.Page) (*Body[List[Tenant]], error) {
 	s.caches()
-	key := tenantListKey{user: f.MemberUserID, status: string(f.Status), plan: f.Plan, cursor: p.Cursor, limit: p.Limit}
+	key := tenantListKey{filter: f, page: p}
 	cacheable := p.Limit <= maxCachedListLimit && len(p.Cursor) <= 512
 	now := time.Now()
 	if cacheable {
