@@ -9,12 +9,11 @@
 //	tenant call:    app.tenant_id = <tenant id>, app.bypass_rls = off
 //	platform call:  app.tenant_id = '',          app.bypass_rls = on
 //
-// A usage batch is one INSERT … SELECT FROM unnest(<one array parameter per
-// column>) … ON CONFLICT DO NOTHING (the Lago state is on the event row),
-// pipelined with the check and lock of the batch's tenants (once per batch,
-// not a per-row foreign key: migration 00004): one round trip inside the
-// transaction, duplicates skipped rather than failing the batch. See
-// docs/design/store.md for why this replaced COPY into a staging table.
+// Usage batches go through COPY into a session-local staging table followed
+// by one INSERT … ON CONFLICT DO NOTHING (the Lago state is on the event
+// row): COPY speed, with duplicates skipped rather than failing the batch.
+// The batch's tenants are checked and locked once per batch, not by a
+// per-row foreign key (migration 00004).
 package postgres
 
 import (
@@ -194,6 +193,21 @@ func (b *backend) Classify(err error) (string, error) {
 	return "", nil
 }
 
+// stageDDL creates the per-session staging table once per connection;
+// ON COMMIT DELETE ROWS empties it at the end of every transaction.
+const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS usage_stage (
+    id uuid, tenant_id uuid, metric text, quantity double precision, properties jsonb,
+    transaction_id text, occurred_at timestamptz, received_at timestamptz
+) ON COMMIT DELETE ROWS`
+
+// stageInsert moves the staged events into usage_events, pending for Lago
+// (the outbox state lives on the event row, migration 00003).
+const stageInsert = `INSERT INTO usage_events (` + sqlcore.EventCols + `, lago_next_attempt_at, lago_updated_at)
+SELECT ` + sqlcore.EventCols + `, received_at, received_at FROM usage_stage
+ON CONFLICT (tenant_id, transaction_id) DO NOTHING`
+
+var eventColumns = strings.Split(strings.ReplaceAll(sqlcore.EventCols, " ", ""), ",")
+
 // lockTenants takes, once per batch, the lock a foreign key's check takes
 // per row (migration 00004): a concurrent delete of one of the batch's
 // tenants waits for the batch to commit (and then cascades to its events),
@@ -203,21 +217,16 @@ const lockTenants = `SELECT count(*) FROM (SELECT 1 FROM tenants WHERE id = ANY(
 func (b *backend) InsertEvents(ctx context.Context, c sqlcore.Conn, events []store.UsageEvent) (int, error) {
 	tx := c.(*conn).tx
 	tenants := distinctTenants(events)
-	cols, err := eventArrays(events)
-	if err != nil {
-		return 0, err
-	}
-	// One round trip: the tenant check and the insert. When a tenant is
-	// missing the caller rolls the transaction back, insert included.
+	// One round trip for both: the stage exists after the first batch on a
+	// connection, and the tenant check needs nothing from the COPY.
 	batch := &pgx.Batch{}
+	batch.Queue(stageDDL)
 	batch.Queue(lockTenants, tenants)
-	batch.Queue(unnestInsert, cols...)
 	br := tx.SendBatch(ctx, batch)
+	_, err := br.Exec()
 	var found int
-	err = br.QueryRow().Scan(&found)
-	var tag pgconn.CommandTag
 	if err == nil {
-		tag, err = br.Exec()
+		err = br.QueryRow().Scan(&found)
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
@@ -228,40 +237,18 @@ func (b *backend) InsertEvents(ctx context.Context, c sqlcore.Conn, events []sto
 	if found != len(tenants) {
 		return 0, fmt.Errorf("%w: tenant of %d of the batch's %d tenants", store.ErrNotFound, len(tenants)-found, len(tenants))
 	}
-	return int(tag.RowsAffected()), nil
-}
-
-// unnestInsert inserts a batch given as one array per column, each event
-// pending for Lago (lago_next_attempt_at = lago_updated_at = received_at).
-// Arrays travel in pgx's binary format like COPY rows do, but the insert is
-// a single statement that can share a round trip with the tenant check: no
-// staging table, no COPY sub-protocol (which waits for the server twice).
-const unnestInsert = `INSERT INTO usage_events (` + sqlcore.EventCols + `, lago_next_attempt_at, lago_updated_at)
-SELECT id, tenant_id, metric, quantity, properties::jsonb, transaction_id, occurred_at, received_at, received_at, received_at
-FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
-    AS s (id, tenant_id, metric, quantity, properties, transaction_id, occurred_at, received_at)
-ON CONFLICT (tenant_id, transaction_id) DO NOTHING`
-
-// eventArrays are unnestInsert's parameters; ids as 16-byte UUIDs.
-func eventArrays(events []store.UsageEvent) ([]any, error) {
-	n := len(events)
-	ids, tenants := make([][16]byte, n), make([][16]byte, n)
-	metrics, props, txs := make([]string, n), make([]string, n), make([]string, n)
-	qty := make([]float64, n)
-	occ, rec := make([]time.Time, n), make([]time.Time, n)
-	for i, e := range events {
-		id, err := uuid.Parse(e.ID)
-		if err != nil {
-			return nil, fmt.Errorf("event %d: id: %w", i, err)
-		}
-		tn, err := uuid.Parse(e.TenantID)
-		if err != nil {
-			return nil, fmt.Errorf("event %d: tenant: %w", i, err)
-		}
-		ids[i], tenants[i] = id, tn
-		metrics[i], props[i], txs[i], qty[i], occ[i], rec[i] = e.Metric, string(e.Properties), e.TransactionID, e.Quantity, e.OccurredAt, e.ReceivedAt
+	// No TRUNCATE here (it rewrites the relation each time): ON COMMIT
+	// DELETE ROWS empties the stage at the end of every transaction. Rows
+	// left by an earlier batch of the same Tx are already in usage_events,
+	// so they conflict and are not counted again.
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"usage_stage"}, eventColumns, EventRows(events)); err != nil {
+		return 0, err
 	}
-	return []any{ids, tenants, metrics, qty, props, txs, occ, rec}, nil
+	tag, err := tx.Exec(ctx, stageInsert)
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // distinctTenants lists the tenant ids of events once each (a batch from
@@ -278,13 +265,23 @@ func distinctTenants(events []store.UsageEvent) []string {
 	return out
 }
 
-// EventRowsWithLago is a COPY source over events with the columns
-// InsertEvents writes (sqlcore.EventCols, then lago_next_attempt_at and
-// lago_updated_at = received_at): the raw-COPY baseline of the ingest
-// benchmark. Ids go over the wire as 16-byte UUIDs: a uuid column given a
-// Go string makes pgx's binary COPY encoder fail, format an error and retry
-// through the text path for every value.
+// EventRows is a COPY source over events, in sqlcore.EventCols order.
+//
+// Ids go over the wire as 16-byte UUIDs: a uuid column given a Go string
+// makes pgx's binary COPY encoder fail, format an error and retry through
+// the text path for every value (about half of the client CPU per batch).
+func EventRows(events []store.UsageEvent) pgx.CopyFromSource {
+	return eventRows(events, false)
+}
+
+// EventRowsWithLago is EventRows plus lago_next_attempt_at and
+// lago_updated_at (= received_at): the columns a direct COPY into
+// usage_events writes. For the raw-COPY baseline of the benchmark.
 func EventRowsWithLago(events []store.UsageEvent) pgx.CopyFromSource {
+	return eventRows(events, true)
+}
+
+func eventRows(events []store.UsageEvent, lago bool) pgx.CopyFromSource {
 	i := -1
 	row := make([]any, 0, 10)
 	return pgx.CopyFromFunc(func() ([]any, error) {
@@ -302,8 +299,10 @@ func EventRowsWithLago(events []store.UsageEvent) pgx.CopyFromSource {
 			return nil, fmt.Errorf("event %d: tenant: %w", i, err)
 		}
 		// pgx encodes the row before asking for the next, so one slice serves every row.
-		row = append(row[:0], [16]byte(id), [16]byte(tenant), e.Metric, e.Quantity, string(e.Properties), e.TransactionID,
-			e.OccurredAt, e.ReceivedAt, e.ReceivedAt, e.ReceivedAt)
+		row = append(row[:0], [16]byte(id), [16]byte(tenant), e.Metric, e.Quantity, string(e.Properties), e.TransactionID, e.OccurredAt, e.ReceivedAt)
+		if lago {
+			row = append(row, e.ReceivedAt, e.ReceivedAt)
+		}
 		return row, nil
 	})
 }
