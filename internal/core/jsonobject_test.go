@@ -76,3 +76,37 @@ func TestJSONObjectSchema(t *testing.T) {
 		t.Errorf("schema differs from map[string]any (-want +got):\n%s", diff)
 	}
 }
+
+// FuzzJSONObjectUnmarshal: whatever is accepted is a JSON object (or null)
+// and marshals back to valid JSON with the same content.
+func FuzzJSONObjectUnmarshal(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, `null`, `[]`, `"x"`, `{"a":{"b":[1,"2",null]}}`, ` { "a" : 1 } `, `{`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var o JSONObject
+		if err := json.Unmarshal(in, &o); err != nil {
+			return
+		}
+		out, err := json.Marshal(o)
+		if err != nil {
+			t.Fatalf("accepted %q but cannot marshal it: %v", in, err)
+		}
+		var want, got any
+		if err := json.Unmarshal(in, &want); err != nil {
+			t.Fatalf("accepted invalid JSON %q", in)
+		}
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("marshalled %q to invalid JSON %q", in, out)
+		}
+		if want == nil {
+			want = map[string]any{} // null reads as no object, written as {}
+		}
+		if _, ok := got.(map[string]any); !ok {
+			t.Fatalf("accepted %q, which is not an object", in)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("round trip of %q changed it (-in +out):\n%s", in, diff)
+		}
+	})
+}
