@@ -15,7 +15,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -34,11 +33,11 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "fast-saas")
-	build := exec.Command("go", "build", "-o", binary, "github.com/fast-saas/fast-saas/cmd/fast-saas")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		panic("build fast-saas: " + err.Error())
+	// Built as `make build` does, so the tests (and the startup
+	// benchmark) exercise the shipped binary.
+	binary, err = testenv.BuildBinary(dir)
+	if err != nil {
+		panic(err)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -11,9 +11,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -148,4 +150,17 @@ func Tool(t testing.TB, name string) string {
 		t.Skipf("%s is not on PATH (apt-get install it, as .ci/run does)", name)
 	}
 	return path
+}
+
+// BuildBinary builds cmd/fast-saas into dir as `make build` does (static,
+// CGO_ENABLED=0, -trimpath, stripped) and returns its path. End-to-end
+// suites call it once from TestMain, so they test the binary we ship.
+func BuildBinary(dir string) (string, error) {
+	bin := filepath.Join(dir, "fast-saas")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "github.com/fast-saas/fast-saas/cmd/fast-saas")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build fast-saas: %w\n%s", err, out)
+	}
+	return bin, nil
 }

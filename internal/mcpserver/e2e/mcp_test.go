@@ -22,6 +22,7 @@ import (
 	"github.com/fast-saas/fast-saas/client"
 	"github.com/fast-saas/fast-saas/internal/core"
 	"github.com/fast-saas/fast-saas/internal/mcpserver"
+	"github.com/fast-saas/fast-saas/internal/testenv"
 )
 
 var binary string
@@ -31,14 +32,11 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "fast-saas")
-	// Built as `make build` does, so the startup benchmark measures the
-	// shipped binary.
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", binary, "github.com/fast-saas/fast-saas/cmd/fast-saas")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		panic("build fast-saas: " + err.Error())
+	// Built as `make build` does, so the tests (and the startup
+	// benchmark) exercise the shipped binary.
+	binary, err = testenv.BuildBinary(dir)
+	if err != nil {
+		panic(err)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
