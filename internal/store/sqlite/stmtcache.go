@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/fast-saas/fast-saas/internal/store/internal/sqlcore"
 )
@@ -24,44 +25,69 @@ const (
 // pooled connections a *sql.Stmt is already prepared, so after warm-up a
 // read binds and steps a ready statement.
 type stmtCache struct {
-	db *sql.DB
-	mu sync.RWMutex
-	m  map[string]*sql.Stmt
+	db      *sql.DB
+	mu      sync.RWMutex
+	m       map[string]*sql.Stmt
+	pending map[string]bool // texts being prepared in the background
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, m: make(map[string]*sql.Stmt)}
+	return &stmtCache{db: db, m: make(map[string]*sql.Stmt), pending: make(map[string]bool)}
 }
 
-// get returns the prepared statement for query, or nil when query is not
-// cached (too long, cache full); err is a preparation error (bad SQL).
-func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+// get returns the prepared statement for query, or nil when it is not
+// cached yet (or never will be: too long, cache full). A miss starts the
+// preparation in the background and the caller runs this one query
+// unprepared: preparing on the pool needs a free connection, and the
+// caller holds one inside its transaction — with every read connection
+// held by a transaction waiting to prepare, nobody would ever give one back.
+func (c *stmtCache) get(query string) *sql.Stmt {
 	c.mu.RLock()
-	st, ok := c.m[query]
+	st := c.m[query]
 	c.mu.RUnlock()
-	if ok {
-		return st, nil
-	}
-	if len(query) > maxCachedStmtLen {
-		return nil, nil
+	if st != nil || len(query) > maxCachedStmtLen {
+		return st
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st, ok := c.m[query]; ok {
-		return st, nil
+	if c.closed || c.pending[query] || len(c.m)+len(c.pending) >= maxCachedStmts {
+		return c.m[query]
 	}
-	if len(c.m) >= maxCachedStmts {
-		return nil, nil
-	}
-	st, err := c.db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	c.m[query] = st
-	return st, nil
+	c.pending[query] = true
+	c.wg.Add(1)
+	go c.prepare(query)
+	return nil
 }
 
+// prepare prepares query on the pool, holding no connection while it waits
+// for one. A text that does not prepare (bad SQL) is not cached; its
+// unprepared runs report the error to their callers.
+func (c *stmtCache) prepare(query string) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := c.db.PrepareContext(ctx, query)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pending, query)
+	if err != nil {
+		return
+	}
+	if c.closed {
+		_ = st.Close()
+		return
+	}
+	c.m[query] = st
+}
+
+// close waits for background preparations and closes every statement.
 func (c *stmtCache) close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.wg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var errs []error
@@ -79,12 +105,12 @@ type readTx struct {
 }
 
 // stmt is the cached statement bound to this transaction, or nil.
-func (t readTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	st, err := t.cache.get(ctx, query)
-	if st == nil || err != nil {
-		return nil, err
+func (t readTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	st := t.cache.get(query)
+	if st == nil {
+		return nil
 	}
-	return t.Tx.StmtContext(ctx, st), nil
+	return t.Tx.StmtContext(ctx, st)
 }
 
 // Exec runs a statement (read transactions are query_only; kept for the
@@ -95,10 +121,7 @@ func (t readTx) Exec(ctx context.Context, query string, args ...any) (int64, err
 
 // Query runs a query through its cached statement.
 func (t readTx) Query(ctx context.Context, query string, args ...any) (sqlcore.Rows, error) {
-	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
+	st := t.stmt(ctx, query)
 	if st == nil {
 		return t.SQLTx.Query(ctx, query, args...)
 	}
@@ -111,10 +134,7 @@ func (t readTx) Query(ctx context.Context, query string, args ...any) (sqlcore.R
 
 // QueryRow runs a single-row query through its cached statement.
 func (t readTx) QueryRow(ctx context.Context, query string, args ...any) sqlcore.Row {
-	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return errRow{err}
-	}
+	st := t.stmt(ctx, query)
 	if st == nil {
 		return t.SQLTx.QueryRow(ctx, query, args...)
 	}
@@ -134,7 +154,3 @@ func (r row) Scan(dest ...any) error {
 	}
 	return err
 }
-
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }

@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fast-saas/fast-saas/internal/store"
 )
 
 func TestStmtCache(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	db, err := OpenDB(filepath.Join(t.TempDir(), "c.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -22,26 +22,35 @@ func TestStmtCache(t *testing.T) {
 	c := newStmtCache(db)
 	defer c.close()
 
-	a, err := c.get(ctx, "SELECT 1")
-	if err != nil || a == nil {
-		t.Fatalf("get: %v, %v; want a prepared statement", a, err)
+	if st := c.get("SELECT 1"); st != nil {
+		t.Fatalf("first get: %v; want a miss that prepares in the background", st)
 	}
-	if b, _ := c.get(ctx, "SELECT 1"); b != a {
+	c.wg.Wait()
+	a := c.get("SELECT 1")
+	if a == nil {
+		t.Fatal("get after preparation: nil; want the prepared statement")
+	}
+	if b := c.get("SELECT 1"); b != a {
 		t.Errorf("second get of the same text prepared again (%p != %p)", b, a)
 	}
-	if st, err := c.get(ctx, "SELEC nonsense"); err == nil || st != nil {
-		t.Errorf("bad SQL: got %v, %v; want a preparation error", st, err)
+	c.get("SELEC nonsense")
+	c.wg.Wait()
+	if st := c.get("SELEC nonsense"); st != nil {
+		t.Errorf("bad SQL: got %v; want it never cached", st)
 	}
-	if st, err := c.get(ctx, "SELECT 1 "+strings.Repeat(" ", maxCachedStmtLen)); st != nil || err != nil {
-		t.Errorf("over-long text: got %v, %v; want not cached, no error", st, err)
+	c.get("SELECT 1 " + strings.Repeat(" ", maxCachedStmtLen))
+	c.wg.Wait()
+	if st := c.get("SELECT 1 " + strings.Repeat(" ", maxCachedStmtLen)); st != nil {
+		t.Errorf("over-long text: got %v; want not cached", st)
 	}
 	for i := len(c.m); i < maxCachedStmts; i++ {
-		if _, err := c.get(ctx, fmt.Sprintf("SELECT %d", i+2)); err != nil {
-			t.Fatal(err)
-		}
+		c.get(fmt.Sprintf("SELECT %d", i+2))
 	}
-	if st, err := c.get(ctx, "SELECT 'one too many'"); st != nil || err != nil {
-		t.Errorf("full cache: got %v, %v; want not cached, no error", st, err)
+	c.wg.Wait()
+	c.get("SELECT 'one too many'")
+	c.wg.Wait()
+	if st := c.get("SELECT 'one too many'"); st != nil {
+		t.Errorf("full cache: got %v; want not cached", st)
 	}
 	if len(c.m) != maxCachedStmts {
 		t.Errorf("cache holds %d statements, want %d", len(c.m), maxCachedStmts)
@@ -95,6 +104,36 @@ func BenchmarkListTenantsPage(b *testing.B) {
 	for b.Loop() {
 		if _, _, err := st.ListTenants(ctx, store.TenantFilter{}, store.Page{Limit: 20}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Many first uses of distinct query texts at once, while every read
+// connection is inside a transaction, must not wait on each other: a
+// statement prepared on the pool needs a free connection, which a
+// transaction waiting for the cache would never give back.
+func TestStmtCacheConcurrentFirstUse(t *testing.T) {
+	t.Parallel()
+	st, err := Open(context.Background(), Options{Path: filepath.Join(t.TempDir(), "c.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.CreateTenant(context.Background(), store.Tenant{Slug: "t", Name: "T", Plan: "free"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	errc := make(chan error, 100)
+	for limit := 1; limit <= 100; limit++ { // each page size is a distinct query text
+		go func() {
+			_, _, err := st.ListTenants(ctx, store.TenantFilter{}, store.Page{Limit: limit})
+			errc <- err
+		}()
+	}
+	for range 100 {
+		if err := <-errc; err != nil {
+			t.Fatalf("ListTenants: %v (reads waited on each other)", err)
 		}
 	}
 }
