@@ -47,6 +47,8 @@ func storeErr(err error, what string) error {
 		return nil
 	case errors.Is(err, store.ErrNotFound):
 		return NotFound(what)
+	case errors.Is(err, store.ErrUnavailable):
+		return unavailable(err)
 	case errors.Is(err, store.ErrLastOwner):
 		return &Error{Status: http.StatusConflict, Code: CodeLastOwner, Detail: "a tenant must keep at least one owner", cause: err}
 	case errors.Is(err, store.ErrConflict):

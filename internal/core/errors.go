@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/fast-saas/fast-saas/internal/store"
 )
 
 // Error is a failure with a public meaning: an HTTP status, a stable code
@@ -78,8 +80,20 @@ func Unavailable(detail string, cause error) *Error {
 }
 
 // AsError returns err as *Error when it is one (or wraps one).
+//
+// An unreachable database is an *Error too (503), wherever it surfaced —
+// a handler, authorization or a cache — so no outage is reported as 500.
 func AsError(err error) (*Error, bool) {
 	var e *Error
-	ok := errors.As(err, &e)
-	return e, ok
+	if errors.As(err, &e) {
+		return e, true
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return unavailable(err), true
+	}
+	return nil, false
+}
+
+func unavailable(cause error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: "the database is unavailable; try again shortly", cause: cause}
 }

@@ -103,6 +103,22 @@ type readiness struct {
 	took time.Duration
 }
 
+// getStatus GETs url with a bearer token and returns the status code.
+func getStatus(t *testing.T, url, token string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v (the server must keep answering)", url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func ready(t *testing.T, base string) readiness {
 	start := time.Now()
 	resp, err := http.Get(base + "/health/ready")
@@ -195,6 +211,22 @@ func TestDependencyOutage(t *testing.T) {
 		}
 		if _, err := http.Get(s.base + "/health"); err != nil {
 			t.Fatalf("%s down: liveness failed: %v (process crashed?)", dep.name, err)
+		}
+		if dep.name == "store" {
+			// A request that needs the database is our fault, not the
+			// caller's, and temporary: 503, never 500. (Lookups cached
+			// for a couple of seconds may still answer 200 meanwhile.)
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				code := getStatus(t, s.base+"/api/v1/tenants/"+tenant.ID, key.Key)
+				if code == http.StatusServiceUnavailable {
+					break
+				}
+				if code != http.StatusOK || time.Now().After(deadline) {
+					t.Fatalf("store down: GET tenant answered %d, want 503", code)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
 		}
 		dep.proxy.restore()
 		waitReady(dep.name+" restored", http.StatusOK, dep.name)

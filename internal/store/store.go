@@ -31,6 +31,9 @@ var (
 	ErrInvalid = errors.New("invalid")
 	// ErrLastOwner: the change would leave a tenant without an owner.
 	ErrLastOwner = errors.New("tenant must keep at least one owner")
+	// ErrUnavailable: the database cannot be reached right now (connection
+	// refused or lost, server shutting down); the call may succeed later.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // TenantStatus is the lifecycle state of a tenant.

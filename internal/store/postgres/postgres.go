@@ -22,7 +22,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -176,6 +178,9 @@ func (b *backend) ForUpdate() string  { return " FOR UPDATE" }
 func (b *backend) SkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 
 func (b *backend) Classify(err error) (string, error) {
+	if unreachable(err) {
+		return "cannot reach Postgres", store.ErrUnavailable
+	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return "", nil
@@ -191,6 +196,23 @@ func (b *backend) Classify(err error) (string, error) {
 		return "value not representable", store.ErrInvalid
 	}
 	return "", nil
+}
+
+// unreachable reports errors that mean the server is not there (refused,
+// lost or timed-out connections; SQLSTATE class 08 connection exceptions;
+// 57P01–57P03 shutdown and start-up), as opposed to a statement's failure.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne), pgconn.Timeout(err),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return true
+	case errors.As(err, &pe):
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return false
 }
 
 // stageDDL creates the per-session staging table once per connection;

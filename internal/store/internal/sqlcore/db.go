@@ -72,7 +72,7 @@ func (d *DB) Tx(ctx context.Context, fn func(tx store.Tx) error) (err error) {
 	}
 	tx, err := d.be.Begin(ctx, true)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return d.fail("begin", err)
 	}
 	defer func() {
 		if err != nil {
@@ -83,7 +83,7 @@ func (d *DB) Tx(ctx context.Context, fn func(tx store.Tx) error) (err error) {
 		return err
 	}
 	if err = tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return d.fail("commit", err)
 	}
 	return nil
 }
@@ -93,13 +93,13 @@ func (d *DB) Tx(ctx context.Context, fn func(tx store.Tx) error) (err error) {
 func (d *DB) run(ctx context.Context, scope string, write bool, fn func(c Conn) error) (err error) {
 	if d.tx != nil {
 		if err := d.be.Scope(ctx, d.tx, scope); err != nil {
-			return fmt.Errorf("set scope: %w", err)
+			return d.fail("set scope", err)
 		}
 		return fn(d.tx)
 	}
 	tx, err := d.be.Begin(ctx, write)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return d.fail("begin", err)
 	}
 	defer func() {
 		if err != nil {
@@ -107,24 +107,25 @@ func (d *DB) run(ctx context.Context, scope string, write bool, fn func(c Conn) 
 		}
 	}()
 	if err = d.be.Scope(ctx, tx, scope); err != nil {
-		return fmt.Errorf("set scope: %w", err)
+		return d.fail("set scope", err)
 	}
 	if err = fn(tx); err != nil {
 		return err
 	}
 	if err = tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return d.fail("commit", err)
 	}
 	return nil
 }
 
 // fail wraps err with the operation name, turning driver errors caused by
-// the caller (unique and foreign-key violations) into typed store errors.
+// the caller (unique and foreign-key violations) into typed store errors,
+// and a database that cannot be reached into store.ErrUnavailable.
 func (d *DB) fail(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, typed := range []error{store.ErrNotFound, store.ErrConflict, store.ErrInvalid, store.ErrLastOwner} {
+	for _, typed := range []error{store.ErrNotFound, store.ErrConflict, store.ErrInvalid, store.ErrLastOwner, store.ErrUnavailable} {
 		if errors.Is(err, typed) {
 			return fmt.Errorf("%s: %w", op, err)
 		}
