@@ -1,8 +1,8 @@
 // Package sqlcore implements the store contract once, in SQL both SQLite and
 // Postgres understand, over a small Backend interface that each dialect
 // package fills in: transactions, the row-level-security scope, error
-// classification, time encoding and the bulk usage insert (unnest arrays on
-// Postgres, multi-row INSERT on SQLite).
+// classification, time encoding and the bulk usage insert (COPY into a
+// staging table on Postgres, multi-row INSERT on SQLite).
 //
 // Queries are written with ? placeholders; the Postgres connection rewrites
 // them to $n. Every tenant-scoped query filters by tenant_id explicitly AND
