@@ -27,10 +27,7 @@ func TestLoad(t *testing.T) {
 	if os.Getenv("FASTSAAS_E2E_LOAD") != "1" {
 		t.Skip("set FASTSAAS_E2E_LOAD=1 to run the wrk load benchmark")
 	}
-	wrk, err := exec.LookPath("wrk")
-	if err != nil {
-		t.Skip("wrk is not installed")
-	}
+	wrk := testenv.Tool(t, "wrk")
 	duration := os.Getenv("FASTSAAS_E2E_LOAD_DURATION")
 	if duration == "" {
 		duration = "10s"
