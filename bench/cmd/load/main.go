@@ -5,6 +5,7 @@
 // hello server (the ceiling, measured in the same run). It prints one table.
 //
 //	go run ./bench/cmd/load [-duration 5s] [-runs 3] [-conns 32] [-tenants 1000]
+//	go run ./bench/cmd/load -backends postgres -scenarios tenant,jwt -pprof /tmp/prof
 package main
 
 import (
@@ -20,9 +21,11 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/fast-saas/fast-saas/bench/internal/harness"
@@ -43,7 +46,15 @@ func main() {
 		"admin URL of the Postgres server where a dedicated database is created and dropped (env FASTSAAS_BENCH_POSTGRES_URL)")
 	flag.StringVar(&cfg.backends, "backends", "embedded,postgres", "backends to measure, comma-separated")
 	flag.DurationVar(&cfg.rateWindow, "ratelimit-window", 10*time.Second, "how long 3 replicas are hammered for the rate-limit accuracy check (postgres backend); 0 skips it")
+	flag.StringVar(&cfg.scenarios, "scenarios", "", "scenarios to measure, comma-separated, of "+strings.Join(scenarioKeys, ",")+" (default all; the ceiling is always measured)")
+	flag.StringVar(&cfg.pprofDir, "pprof", "", "directory for a CPU profile of serve per scenario (first measured run); builds ./bench/cmd/servepprof, serve with a pprof listener")
 	flag.Parse()
+	for _, k := range splitList(cfg.scenarios) {
+		if !slices.Contains(scenarioKeys, k) {
+			fmt.Fprintf(os.Stderr, "bench-load: unknown scenario %q (want %s)\n", k, strings.Join(scenarioKeys, ","))
+			os.Exit(2)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout); err != nil {
@@ -57,6 +68,26 @@ type config struct {
 	runs, conns, tenants, batch int
 	pgAdmin, backends           string
 	rateWindow                  time.Duration
+	scenarios, pprofDir         string
+}
+
+// scenarioKeys name the scenarios for -scenarios, in table order.
+var scenarioKeys = []string{"health", "platform", "tenant", "jwt", "ingest", "mixed"}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// wants says whether scenario key is selected by -scenarios.
+func (c config) wants(key string) bool {
+	keys := splitList(c.scenarios)
+	return len(keys) == 0 || slices.Contains(keys, key)
 }
 
 func envOr(name, def string) string {
@@ -84,13 +115,16 @@ func hello() {
 
 // row is one scenario's medians.
 type row struct {
-	backend, name     string
-	rps, eventsPerReq float64
-	p50, p99          time.Duration
-	rssKiB, hwmKiB    int64
-	cpuPerReq         time.Duration
-	failures          int
-	note              string
+	backend, name, key string
+	rps, eventsPerReq  float64
+	p50, p99           time.Duration
+	rssKiB, hwmKiB     int64
+	cpuPerReq          time.Duration
+	failures           int
+	note               string
+	// CPU per request of the processes around serve: the load generator
+	// (this process), redis-server and serve's Postgres backends.
+	genPerReq, redisPerReq, pgPerReq time.Duration
 }
 
 func run(ctx context.Context, cfg config, out io.Writer) error {
@@ -100,7 +134,14 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 	fmt.Fprintln(out, "building fast-saas (CGO_ENABLED=0)…")
-	bin, err := harness.Build(ctx, tmp)
+	pkg := "./cmd/fast-saas"
+	if cfg.pprofDir != "" {
+		pkg = "./bench/cmd/servepprof"
+		if err := os.MkdirAll(cfg.pprofDir, 0o755); err != nil {
+			return err
+		}
+	}
+	bin, err := harness.BuildPackage(ctx, tmp, pkg)
 	if err != nil {
 		return err
 	}
@@ -142,6 +183,13 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			mib(r.rssKiB), mib(r.hwmKiB), us(r.cpuPerReq), ratio, strconv.Itoa(r.failures), note)
 	}
 	t.Print(out)
+	fmt.Fprintln(out, "\nCPU per successful request, medians (serve; load generator = this process; redis-server; serve's Postgres backends):")
+	ct := harness.Table{Header: []string{"backend", "scenario", "serve", "generator", "redis", "postgres", "total"}}
+	for _, r := range rows {
+		ct.Add(r.backend, r.name, us(r.cpuPerReq), us(r.genPerReq), us(r.redisPerReq), us(r.pgPerReq),
+			us(r.cpuPerReq+r.genPerReq+r.redisPerReq+r.pgPerReq))
+	}
+	ct.Print(out)
 	if rc != nil {
 		fmt.Fprintln(out, "\nrate limit accuracy (one tenant, replicas sharing one Redis):")
 		rc.print(out)
@@ -186,36 +234,65 @@ func measureHello(ctx context.Context, cfg config) (row, error) {
 	}
 	url := "http://" + strings.TrimSpace(string(buf[:n])) + "/"
 	sc := scenario{name: "hello (ceiling)", next: func(int, int) (*http.Request, error) { return http.NewRequest(http.MethodGet, url, nil) }}
-	r := measure(ctx, cfg, cmd.Process.Pid, sc)
+	r := measure(ctx, cfg, probe{pid: cmd.Process.Pid}, sc)
 	r.backend = "net/http"
 	return r, nil
 }
 
 // scenario is one fixed request mix.
 type scenario struct {
-	name         string
+	key, name    string
 	next         func(w, i int) (*http.Request, error)
 	eventsPerReq float64
 }
 
+// probe is what measure watches besides the answers: serve's process, and
+// optionally redis-server, serve's Postgres database and a pprof listener.
+type probe struct {
+	pid, redisPID int
+	dbURL         string
+	pprofAddr     string
+	profile       string // file for the CPU profile of the first run
+}
+
 // measure runs sc cfg.runs times (after a short warm-up) and keeps the
 // medians: the machine is shared, so single runs are noisy.
-func measure(ctx context.Context, cfg config, pid int, sc scenario) row {
+func measure(ctx context.Context, cfg config, pr probe, sc scenario) row {
 	harness.Load(ctx, harness.LoadOptions{Conns: cfg.conns, Duration: time.Second, Next: sc.next})
 	var rps []float64
-	var p50, p99, cpu []time.Duration
-	r := row{name: sc.name, eventsPerReq: sc.eventsPerReq}
-	for range cfg.runs {
-		before, _ := harness.ReadProc(pid)
+	var p50, p99, cpu, gen, rcpu, pcpu []time.Duration
+	r := row{key: sc.key, name: sc.name, eventsPerReq: sc.eventsPerReq}
+	perReq := func(sec float64, n int) time.Duration { return time.Duration(sec * 1e9 / float64(n)) }
+	for run := range cfg.runs {
+		var pgPIDs []int
+		if pr.dbURL != "" {
+			pgPIDs, _ = harness.BackendPIDs(ctx, pr.dbURL)
+		}
+		var prof chan error
+		if run == 0 && pr.pprofAddr != "" && pr.profile != "" {
+			prof = make(chan error, 1)
+			go func() { prof <- fetchProfile(ctx, pr.pprofAddr, cfg.duration, pr.profile) }()
+		}
+		before, _ := harness.ReadProc(pr.pid)
+		genBefore, redisBefore, pgBefore := selfCPU(), harness.CPUByPID([]int{pr.redisPID}), harness.CPUByPID(pgPIDs)
 		res := harness.Load(ctx, harness.LoadOptions{Conns: cfg.conns, Duration: cfg.duration, Next: sc.next})
-		after, err := harness.ReadProc(pid)
+		after, err := harness.ReadProc(pr.pid)
+		genAfter, redisAfter, pgAfter := selfCPU(), harness.CPUByPID([]int{pr.redisPID}), harness.CPUByPID(pgPIDs)
 		if err != nil {
 			r.note = "process gone: " + err.Error()
+		}
+		if prof != nil {
+			if err := <-prof; err != nil && r.note == "" {
+				r.note = "profile: " + err.Error()
+			}
 		}
 		rps = append(rps, res.RPS())
 		p50, p99 = append(p50, res.P50), append(p99, res.P99)
 		if res.Requests > 0 {
-			cpu = append(cpu, time.Duration((after.CPUSeconds-before.CPUSeconds)*1e9/float64(res.Requests)))
+			cpu = append(cpu, perReq(after.CPUSeconds-before.CPUSeconds, res.Requests))
+			gen = append(gen, perReq(genAfter-genBefore, res.Requests))
+			rcpu = append(rcpu, perReq(harness.CPUDelta(redisBefore, redisAfter), res.Requests))
+			pcpu = append(pcpu, perReq(harness.CPUDelta(pgBefore, pgAfter), res.Requests))
 		}
 		r.rssKiB, r.hwmKiB = after.RSSKiB, after.HWMKiB
 		r.failures += res.Failures
@@ -225,7 +302,38 @@ func measure(ctx context.Context, cfg config, pid int, sc scenario) row {
 	}
 	r.rps = median(rps)
 	r.p50, r.p99, r.cpuPerReq = median(p50), median(p99), median(cpu)
+	r.genPerReq, r.redisPerReq, r.pgPerReq = median(gen), median(rcpu), median(pcpu)
 	return r
+}
+
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// fetchProfile saves a CPU profile of serve over d (whole seconds, at
+// least 1) from its pprof listener.
+func fetchProfile(ctx context.Context, addr string, d time.Duration, file string) error {
+	secs := max(1, int(d/time.Second))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof: status %d", resp.StatusCode)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
 }
 
 func median[T int64 | float64 | time.Duration](xs []T) T {
@@ -254,6 +362,15 @@ func measureBackend(ctx context.Context, cfg config, bin, tmp, backend string, o
 		"FASTSAAS_IP_RATE_LIMIT=-1",
 		"FASTSAAS_LAGO_API_URL=", "FASTSAAS_SENTRY_DSN=",
 	}
+	pr := probe{}
+	if cfg.pprofDir != "" {
+		port, err := harness.FreePort()
+		if err != nil {
+			return nil, nil, err
+		}
+		pr.pprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		env = append(env, "FASTSAAS_BENCH_PPROF_ADDR="+pr.pprofAddr)
+	}
 	switch backend {
 	case "embedded":
 		env = append(env, "DATABASE_URL=", "REDIS_URL=")
@@ -269,6 +386,7 @@ func measureBackend(ctx context.Context, cfg config, bin, tmp, backend string, o
 		}
 		defer func() { _ = rdb.Kill() }()
 		env = append(env, "DATABASE_URL="+dbURL, "REDIS_URL="+rdb.URL)
+		pr.dbURL, pr.redisPID = dbURL, rdb.PID()
 	default:
 		return nil, nil, fmt.Errorf("unknown backend %q (embedded, postgres)", backend)
 	}
@@ -327,13 +445,13 @@ func measureBackend(ctx context.Context, cfg config, bin, tmp, backend string, o
 		return req, err
 	}
 	scenarios := []scenario{
-		{name: "GET /health", next: get("/health", "")},
-		{name: "GET /api/v1/tenants platform key", next: get("/api/v1/tenants", srv.PlatformKey)},
-		{name: "GET /api/v1/tenants tenant key", next: get("/api/v1/tenants", tenants[0].Key)},
-		{name: "GET /api/v1/tenants JWT (ES384)", next: get("/api/v1/tenants", jwt)},
-		{name: fmt.Sprintf("ingest %d events/request", cfg.batch), eventsPerReq: float64(cfg.batch),
+		{key: "health", name: "GET /health", next: get("/health", "")},
+		{key: "platform", name: "GET /api/v1/tenants platform key", next: get("/api/v1/tenants", srv.PlatformKey)},
+		{key: "tenant", name: "GET /api/v1/tenants tenant key", next: get("/api/v1/tenants", tenants[0].Key)},
+		{key: "jwt", name: "GET /api/v1/tenants JWT (ES384)", next: get("/api/v1/tenants", jwt)},
+		{key: "ingest", name: fmt.Sprintf("ingest %d events/request", cfg.batch), eventsPerReq: float64(cfg.batch),
 			next: func(w, i int) (*http.Request, error) { return ingest(tenants[w%len(tenants)], cfg.batch, w, i) }},
-		{name: fmt.Sprintf("mixed 90%% read / 10%% ingest ×10, %d tenants", len(tenants)),
+		{key: "mixed", name: fmt.Sprintf("mixed 90%% read / 10%% ingest ×10, %d tenants", len(tenants)),
 			next: func(w, i int) (*http.Request, error) {
 				t := tenants[rand.IntN(len(tenants))]
 				if rand.IntN(10) == 0 {
@@ -343,8 +461,15 @@ func measureBackend(ctx context.Context, cfg config, bin, tmp, backend string, o
 			}},
 	}
 	for _, sc := range scenarios {
+		if !cfg.wants(sc.key) {
+			continue
+		}
 		fmt.Fprintf(out, "%s: %s…\n", backend, sc.name)
-		r := measure(ctx, cfg, srv.PID(), sc)
+		pr.pid = srv.PID()
+		if cfg.pprofDir != "" {
+			pr.profile = filepath.Join(cfg.pprofDir, backend+"-"+sc.key+".pprof")
+		}
+		r := measure(ctx, cfg, pr, sc)
 		r.backend = backend
 		rows = append(rows, r)
 		if ctx.Err() != nil {

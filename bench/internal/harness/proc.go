@@ -67,3 +67,24 @@ func ReadProc(pid int) (ProcSample, error) {
 	}
 	return s, nil
 }
+
+// CPUByPID samples the CPU seconds of each process that still exists.
+func CPUByPID(pids []int) map[int]float64 {
+	m := make(map[int]float64, len(pids))
+	for _, pid := range pids {
+		if s, err := ReadProc(pid); err == nil {
+			m[pid] = s.CPUSeconds
+		}
+	}
+	return m
+}
+
+// CPUDelta is the CPU the processes of after spent since before; a process
+// that appeared in between counts from zero.
+func CPUDelta(before, after map[int]float64) float64 {
+	var d float64
+	for pid, a := range after {
+		d += a - before[pid]
+	}
+	return d
+}

@@ -21,6 +21,12 @@ import (
 // dir and returns the binary's path. It runs from the module root, found
 // with `go env GOMOD` so the harness works from any directory of the module.
 func Build(ctx context.Context, dir string) (string, error) {
+	return BuildPackage(ctx, dir, "./cmd/fast-saas")
+}
+
+// BuildPackage is Build for another main package of the module (the load
+// harness's -pprof mode builds ./bench/cmd/servepprof).
+func BuildPackage(ctx context.Context, dir, pkg string) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("find module root: %w", err)
@@ -30,7 +36,7 @@ func Build(ctx context.Context, dir string) (string, error) {
 		return "", errors.New("find module root: not inside the fast-saas module")
 	}
 	bin := filepath.Join(dir, "fast-saas")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/fast-saas")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, pkg)
 	cmd.Dir = filepath.Dir(gomod)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {

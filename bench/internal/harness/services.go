@@ -229,3 +229,35 @@ func CreateDatabase(ctx context.Context, adminURL, name string) (dbURL string, d
 	}
 	return dbURL, drop, nil
 }
+
+// PID is the process id of the running redis-server (0 when stopped).
+func (r *Redis) PID() int {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return 0
+	}
+	return r.cmd.Process.Pid
+}
+
+// BackendPIDs lists the server processes of the other sessions connected
+// to dbURL's database (serve's pool), so a run can count Postgres's own CPU
+// per request.
+func BackendPIDs(ctx context.Context, dbURL string) ([]int, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+	if err != nil {
+		return nil, fmt.Errorf("list backends: %w", err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil, fmt.Errorf("list backends: %w", err)
+	}
+	out := make([]int, len(pids))
+	for i, p := range pids {
+		out[i] = int(p)
+	}
+	return out, nil
+}

@@ -1,0 +1,31 @@
+// Command servepprof is fast-saas with a CPU-profiling listener, for the
+// load harness only (`go run ./bench/cmd/load -pprof DIR`): the same
+// internal/cli.Main as cmd/fast-saas, plus net/http/pprof on the loopback
+// address in FASTSAAS_BENCH_PPROF_ADDR. The released binary has no such
+// listener; this one is never shipped.
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+
+	"github.com/fast-saas/fast-saas/internal/cli"
+)
+
+func main() {
+	if addr := os.Getenv("FASTSAAS_BENCH_PPROF_ADDR"); addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "servepprof:", err)
+			os.Exit(1)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		go func() { _ = http.Serve(ln, mux) }()
+	}
+	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
