@@ -218,7 +218,6 @@ func lagoModule() Module {
 			"REDIS_PASSWORD", redisPassword,
 			"LAGO_REDIS_CACHE_URL", redisURL("1"),
 			"SECRET_KEY_BASE", "${LAGO_SECRET_KEY_BASE}",
-			"LAGO_RSA_PRIVATE_KEY", "${LAGO_RSA_PRIVATE_KEY}",
 			"LAGO_ENCRYPTION_PRIMARY_KEY", "${LAGO_ENCRYPTION_PRIMARY_KEY}",
 			"LAGO_ENCRYPTION_DETERMINISTIC_KEY", "${LAGO_ENCRYPTION_DETERMINISTIC_KEY}",
 			"LAGO_ENCRYPTION_KEY_DERIVATION_SALT", "${LAGO_ENCRYPTION_KEY_DERIVATION_SALT}",
@@ -239,14 +238,25 @@ func lagoModule() Module {
 		),
 		smtpEnv("LAGO_SMTP_ADDRESS", "LAGO_SMTP_PORT", "LAGO_SMTP_USERNAME", "LAGO_SMTP_PASSWORD", "LAGO_FROM_EMAIL"),
 	)
-	storage := []Mount{vol("lago-storage", "/app/storage")}
-	afterMigrate := append([]Dependency{completed("lago-migrate")}, healthy("redis")...)
+	// Every container that boots the Rails app (migrate included: its rake
+	// tasks load the initializers) reads the RSA key from the lago-keys
+	// volume, which the lago-keys job fills before any of them starts.
+	storage := []Mount{vol("lago-storage", "/app/storage"), ro("lago-keys", lagoKeyDir)}
+	afterMigrate := append([]Dependency{completed("lago-keys"), completed("lago-migrate")}, healthy("redis")...)
 	return Module{
 		ID: "lago", Name: "Lago", Layer: Core, Default: true,
 		Description:  "Usage-based billing: plans, metering, invoices",
 		Dependencies: []string{"postgres", "redis"},
 		Containers: []Container{
-			{Name: "lago-migrate", Image: ImageLagoAPI, Command: []string{"./scripts/migrate.sh"}, Env: common, Volumes: storage, OneShot: true},
+			{
+				Name: "lago-keys", Image: ImageLagoAPI, Entrypoint: []string{"sh", "-c", lagoKeysScript},
+				Env:     env("LAGO_RSA_PRIVATE_KEY", "${LAGO_RSA_PRIVATE_KEY}"),
+				Volumes: []Mount{vol("lago-keys", lagoKeyDir)}, OneShot: true,
+			},
+			{
+				Name: "lago-migrate", Image: ImageLagoAPI, Command: []string{"./scripts/migrate.sh"}, Env: common, Volumes: storage,
+				DependsOn: []Dependency{completed("lago-keys")}, OneShot: true,
+			},
 			{
 				Name: "lago-api", Image: ImageLagoAPI, Command: []string{"./scripts/start.api.sh"}, Env: common, Volumes: storage,
 				Ports: []int{3000}, Health: slow(cmd("curl", "-f", "http://localhost:3000/health"), "60s"),
@@ -271,7 +281,11 @@ func lagoModule() Module {
 		Secrets: []Secret{
 			password("LAGO_DB_PASSWORD", "password of the lago database role"),
 			hexSecret("LAGO_SECRET_KEY_BASE", 64, "Rails SECRET_KEY_BASE (openssl rand -hex 64)"),
-			{Key: "LAGO_RSA_PRIVATE_KEY", Format: FormatRSAPEMBase64, Description: "RSA 2048 private key, PEM, base64 on one line"},
+			{
+				Key: "LAGO_RSA_PRIVATE_KEY", Format: FormatRSAPEMBase64, FirstBoot: true,
+				Description: "optional: Lago's RSA private key (PEM, base64 on one line). Leave empty: the lago-keys job creates one " +
+					"in the lago-keys volume on first boot. A value set here is installed there instead, only while the volume holds no key",
+			},
 			password("LAGO_ENCRYPTION_PRIMARY_KEY", "ActiveRecord encryption primary key; never change after first boot"),
 			password("LAGO_ENCRYPTION_DETERMINISTIC_KEY", "ActiveRecord encryption deterministic key; never change after first boot"),
 			password("LAGO_ENCRYPTION_KEY_DERIVATION_SALT", "ActiveRecord encryption key derivation salt; never change after first boot"),
@@ -282,10 +296,49 @@ func lagoModule() Module {
 		Database: &Database{Name: "lago", Role: "lago", PasswordKey: "LAGO_DB_PASSWORD"},
 		MemoryMB: 2048,
 		Note: "The organisation, its first user (ADMIN_EMAIL / LAGO_ADMIN_PASSWORD) and its API key (LAGO_API_KEY) are created " +
-			"on first boot; sign-up is disabled. Lago uses the shared Postgres without pg_partman: event partitioning " +
-			"is skipped, which is fine until very large event volumes.",
+			"on first boot; sign-up is disabled. Lago signs webhooks with an RSA key that the one-shot `lago-keys` job creates " +
+			"on first boot in the `lago-keys` volume (" + lagoKeyDir + "/private.pem, read by api, worker, clock and migrate); " +
+			"back that volume up with the database. Projects whose .env holds LAGO_RSA_PRIVATE_KEY (created before the job existed) " +
+			"keep that key: the job installs it when the volume is empty. Lago uses the shared Postgres without pg_partman: event " +
+			"partitioning is skipped, which is fine until very large event volumes.",
 	}
 }
+
+// lagoKeyDir is where Lago looks for its RSA key: config/initializers/rsa_keys.rb
+// reads config/keys/private.pem when the file exists and only otherwise
+// decodes LAGO_RSA_PRIVATE_KEY. Lago's own production compose fills this
+// directory the same way, from a one-shot job in a volume; the file-based
+// lookup is in getlago/api since v1.27.1 at the latest (the tag that compose
+// pins), so the v1.48.1 we pin has it too.
+const lagoKeyDir = "/app/config/keys"
+
+// lagoKeysScript is the lago-keys job, run on every `up` in the Lago API
+// image. It writes private.pem only when the volume has none: the
+// LAGO_RSA_PRIVATE_KEY of .env when set (projects created when fast-saas
+// still generated the key keep it, so webhook signatures stay verifiable),
+// else a new RSA-2048 key. The key is parsed before it is moved into place,
+// so a bad value fails the job and Lago does not start with it. $$ is
+// Compose's escape for a literal $.
+const lagoKeysScript = `set -eu
+key=` + lagoKeyDir + `/private.pem
+if [ -s "$$key" ]; then
+  if [ -n "$${LAGO_RSA_PRIVATE_KEY:-}" ] && ! printf '%s' "$$LAGO_RSA_PRIVATE_KEY" | base64 -d 2>/dev/null | cmp -s - "$$key"; then
+    echo "lago-keys: LAGO_RSA_PRIVATE_KEY in .env differs from the key in the volume; Lago keeps the volume's key" >&2
+  fi
+  echo "lago-keys: key present"
+  exit 0
+fi
+umask 077
+if [ -n "$${LAGO_RSA_PRIVATE_KEY:-}" ]; then
+  printf '%s' "$$LAGO_RSA_PRIVATE_KEY" | base64 -d > "$$key.new"
+  echo "lago-keys: installing LAGO_RSA_PRIVATE_KEY from .env"
+else
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$$key.new"
+  echo "lago-keys: generated a new RSA-2048 key"
+fi
+openssl pkey -in "$$key.new" -noout
+mv "$$key.new" "$$key"
+`
 
 func rustfsModule() Module {
 	return Module{

@@ -29,8 +29,10 @@ const (
 	// FormatAlnum is a password of Bytes characters from [A-Za-z0-9]: safe
 	// inside URLs (DSNs), shells and YAML without quoting.
 	FormatAlnum SecretFormat = "alnum"
-	// FormatRSAPEMBase64 is an RSA 2048 private key, PEM, base64-encoded onto
-	// one line (Lago's LAGO_RSA_PRIVATE_KEY).
+	// FormatRSAPEMBase64 is an RSA private key of at least 2048 bits, PEM
+	// (PKCS#1 or PKCS#8), base64-encoded onto one line (Lago's
+	// LAGO_RSA_PRIVATE_KEY). fast-saas only checks such values: the key is
+	// made inside the stack on first boot (a FirstBoot secret).
 	FormatRSAPEMBase64 SecretFormat = "rsa-pem-base64"
 	// FormatBcrypt is the bcrypt hash of the secret named by DerivedFrom
 	// (Caddy basic auth). It is derived, never generated on its own.
@@ -45,6 +47,13 @@ type Secret struct {
 	Description string
 	// DerivedFrom names the secret this one is computed from (FormatBcrypt).
 	DerivedFrom string
+	// FirstBoot marks a secret the stack creates itself on its first start
+	// (a one-shot job writes it into a volume), so fast-saas never generates
+	// or rotates it: a new project leaves the key empty, `env` checks the
+	// value only when one is set, and a set value is handed to that job,
+	// which installs it instead of generating one (projects created before
+	// the job existed keep their key).
+	FirstBoot bool
 }
 
 // AdminHashCost is the bcrypt cost of the Caddy basic-auth hash. The work
@@ -56,10 +65,17 @@ const AdminHashCost = 6
 
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
+// ErrFirstBoot is wrapped by the error Generate returns for a FirstBoot
+// secret.
+var ErrFirstBoot = errors.New("created by the stack on first boot, not by fast-saas")
+
 // Generate returns a fresh value in the secret's format, reading randomness
 // from rand (crypto/rand.Reader in production). Derived secrets cannot be
-// generated on their own: use Derive.
+// generated on their own (use Derive), nor can FirstBoot ones.
 func (s Secret) Generate(rand io.Reader) (string, error) {
+	if s.FirstBoot {
+		return "", fmt.Errorf("generate %s: %w", s.Key, ErrFirstBoot)
+	}
 	switch s.Format {
 	case FormatHex:
 		b, err := randomBytes(rand, s.Bytes)
@@ -76,12 +92,7 @@ func (s Secret) Generate(rand io.Reader) (string, error) {
 	case FormatAlnum:
 		return randomAlnum(rand, s.Bytes)
 	case FormatRSAPEMBase64:
-		key, err := rsa.GenerateKey(rand, 2048)
-		if err != nil {
-			return "", fmt.Errorf("generate %s: %w", s.Key, err)
-		}
-		block := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-		return base64.StdEncoding.EncodeToString(block), nil
+		return "", fmt.Errorf("generate %s: an RSA key is made inside the stack (mark the secret FirstBoot)", s.Key)
 	case FormatBcrypt:
 		return "", fmt.Errorf("generate %s: derived from %s, use Derive", s.Key, s.DerivedFrom)
 	}
@@ -254,12 +265,16 @@ func checkRSA(key, value string) error {
 
 // FillSecrets sets every missing or invalid-derived secret of secrets in env,
 // generating values from rand. Existing valid values are never touched (a
-// derived hash is recomputed only when it no longer matches its source).
+// derived hash is recomputed only when it no longer matches its source), and
+// FirstBoot secrets are left as they are, set or not.
 // It returns the keys it set, in order.
 func FillSecrets(secrets []Secret, env map[string]string, rand io.Reader) ([]string, error) {
 	var set []string
 	var derived []Secret
 	for _, s := range secrets {
+		if s.FirstBoot {
+			continue
+		}
 		if s.DerivedFrom != "" {
 			derived = append(derived, s)
 			continue

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/fast-saas/fast-saas/internal/catalog"
@@ -618,5 +619,64 @@ func TestGeneratedYAMLParses(t *testing.T) {
 	}
 	if n < 6 {
 		t.Errorf("only %d YAML files generated", n)
+	}
+}
+
+// Lago's RSA key is made by the one-shot lago-keys job in a volume that
+// every container booting the Rails app mounts read-only at
+// /app/config/keys (where Lago looks first), and they all start only after
+// the job completed successfully.
+func TestLagoKeysJobWired(t *testing.T) {
+	t.Parallel()
+	c := catalog.Default()
+	in := realInput(t, c, c.InLayers(catalog.Layers()...), "example.com")
+	if v := in.Env["LAGO_RSA_PRIVATE_KEY"]; v != "" {
+		t.Fatalf("a new project got LAGO_RSA_PRIVATE_KEY generated: %.20q…", v)
+	}
+	dir, _, env := writeProject(t, in)
+	p, err := loadCompose(t, dir, env, []string{"core"}, ComposeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const keyDir = "/app/config/keys"
+	mount := func(svc string) *types.ServiceVolumeConfig {
+		for _, v := range p.Services[svc].Volumes {
+			if v.Type == types.VolumeTypeVolume && v.Source == "lago-keys" {
+				return &v
+			}
+		}
+		return nil
+	}
+	job, ok := p.Services["lago-keys"]
+	if !ok {
+		t.Fatal("no lago-keys service")
+	}
+	if job.Image != catalog.ImageLagoAPI || job.Restart != "no" {
+		t.Errorf("lago-keys: image %q restart %q, want %q and no", job.Image, job.Restart, catalog.ImageLagoAPI)
+	}
+	if m := mount("lago-keys"); m == nil || m.Target != keyDir || m.ReadOnly {
+		t.Errorf("lago-keys mounts %+v, want lago-keys volume read-write at %s", m, keyDir)
+	}
+	if v := job.Environment["LAGO_RSA_PRIVATE_KEY"]; v == nil || *v != "" {
+		t.Errorf("lago-keys LAGO_RSA_PRIVATE_KEY = %v, want set and empty for a new project", v)
+	}
+	if _, ok := p.Volumes["lago-keys"]; !ok {
+		t.Error("volume lago-keys is not declared")
+	}
+	for _, svc := range []string{"lago-migrate", "lago-api", "lago-worker", "lago-clock"} {
+		if m := mount(svc); m == nil || m.Target != keyDir || !m.ReadOnly {
+			t.Errorf("%s mounts %+v, want lago-keys read-only at %s", svc, m, keyDir)
+		}
+		if d, ok := p.Services[svc].DependsOn["lago-keys"]; !ok || d.Condition != types.ServiceConditionCompletedSuccessfully {
+			t.Errorf("%s depends_on lago-keys = %+v (present %v), want service_completed_successfully", svc, d, ok)
+		}
+		if _, ok := p.Services[svc].Environment["LAGO_RSA_PRIVATE_KEY"]; ok {
+			t.Errorf("%s gets LAGO_RSA_PRIVATE_KEY; the key comes from the volume", svc)
+		}
+	}
+	for _, svc := range []string{"lago-front", "lago-pdf"} {
+		if mount(svc) != nil {
+			t.Errorf("%s mounts the key volume but does not run Rails", svc)
+		}
 	}
 }

@@ -72,6 +72,10 @@ func ModulesDoc(c *catalog.Catalog) []byte {
 		if len(m.Secrets)+len(m.Settings) > 0 {
 			var keys []string
 			for _, s := range m.Secrets {
+				if s.FirstBoot {
+					keys = append(keys, "`"+s.Key+"` (optional, made on first boot)")
+					continue
+				}
 				keys = append(keys, "`"+s.Key+"`")
 			}
 			for _, s := range m.Settings {

@@ -50,7 +50,8 @@ func EnvKeys(mods []catalog.Module) []EnvKey {
 				continue
 			}
 			seen[s.Key] = true
-			keys = append(keys, EnvKey{Key: s.Key, Secret: &s, Comment: s.Description, Module: m.ID, Required: true})
+			// A FirstBoot secret is made by the stack when empty: optional here.
+			keys = append(keys, EnvKey{Key: s.Key, Secret: &s, Comment: s.Description, Module: m.ID, Required: !s.FirstBoot})
 		}
 		for _, s := range m.Settings {
 			if seen[s.Key] {

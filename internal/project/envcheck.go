@@ -14,7 +14,9 @@ type EnvProblem struct {
 
 // CheckEnv validates .env against the selection: every key present, every
 // secret in its format and neither a placeholder nor weak, every required
-// setting non-empty, COMPOSE_PROFILES matching the selected layers. It
+// setting non-empty, COMPOSE_PROFILES matching the selected layers. A
+// FirstBoot secret (made by the stack) may be missing or empty; a value that
+// is set is checked like any other secret. It
 // returns the problems in .env key order; none means the file is good.
 func (p *Project) CheckEnv() ([]EnvProblem, error) {
 	res, err := p.Resolve()
@@ -35,6 +37,8 @@ func (p *Project) CheckEnv() ([]EnvProblem, error) {
 		profilesChecked = profilesChecked || k.Key == ComposeProfilesKey
 		v, ok := env[k.Key]
 		switch {
+		case k.Secret != nil && k.Secret.FirstBoot && v == "":
+			// Made by the stack on first boot: checked only when set.
 		case !ok:
 			problems = append(problems, EnvProblem{k.Key, k.Module, "missing (run `fast-saas env --regen` to add it)"})
 		case k.Secret != nil:

@@ -343,7 +343,7 @@ func (p *Project) Regenerate() (Result, error) {
 			secrets = append(secrets, *k.Secret)
 		}
 	}
-	newSecrets, err := fillSecrets(secrets, env, p.rand())
+	newSecrets, err := catalog.FillSecrets(secrets, env, p.rand())
 	if err != nil {
 		return Result{}, fmt.Errorf("generate secrets: %w", err)
 	}
@@ -503,6 +503,11 @@ func (p *Project) RotateSecret(key string) (Result, error) {
 	if secret.DerivedFrom != "" {
 		return Result{}, fmt.Errorf("rotate %s: it is derived from %s; rotate that instead", key, secret.DerivedFrom)
 	}
+	if secret.FirstBoot {
+		// A new value in .env would not reach the stack: the job that made
+		// the key keeps the one already in its volume.
+		return Result{}, fmt.Errorf("rotate %s: %w; the key in use lives in the stack's volume (%s)", key, catalog.ErrFirstBoot, secret.Description)
+	}
 	v, err := secret.Generate(p.rand())
 	if err != nil {
 		return Result{}, fmt.Errorf("rotate %s: %w", key, err)
@@ -523,53 +528,4 @@ func (p *Project) RotateSecret(key string) (Result, error) {
 	}
 	out.NewSecrets = append([]string{key}, out.NewSecrets...)
 	return out, nil
-}
-
-// fillSecrets is catalog.FillSecrets with the slow generations taken off
-// the critical path: an RSA-2048 key (~100 ms of prime search) is generated
-// in its own goroutine while the other secrets and the bcrypt hashes (tens
-// of ms) are computed. rand must be safe for concurrent use, as
-// crypto/rand.Reader is. The returned keys are in the order of secrets.
-func fillSecrets(secrets []catalog.Secret, env map[string]string, rand io.Reader) ([]string, error) {
-	type generated struct {
-		key, value string
-		err        error
-	}
-	var slow []catalog.Secret
-	rest := make([]catalog.Secret, 0, len(secrets))
-	for _, s := range secrets {
-		if s.Format == catalog.FormatRSAPEMBase64 && s.DerivedFrom == "" && env[s.Key] == "" {
-			slow = append(slow, s)
-		} else {
-			rest = append(rest, s)
-		}
-	}
-	results := make(chan generated, len(slow))
-	for _, s := range slow {
-		go func() {
-			v, err := s.Generate(rand)
-			results <- generated{s.Key, v, err}
-		}()
-	}
-	set, err := catalog.FillSecrets(rest, env, rand)
-	var firstErr error = err
-	for range slow {
-		r := <-results
-		if r.err != nil && firstErr == nil {
-			firstErr = r.err
-		}
-		if r.err == nil {
-			env[r.key] = r.value
-			set = append(set, r.key)
-		}
-	}
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	order := make(map[string]int, len(secrets))
-	for i, s := range secrets {
-		order[s.Key] = i
-	}
-	slices.SortFunc(set, func(a, b string) int { return order[a] - order[b] })
-	return set, nil
 }

@@ -1,7 +1,6 @@
 package project
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -490,40 +489,5 @@ func TestCheckEnv(t *testing.T) {
 	}
 	if len(got) != 5 {
 		t.Errorf("problems = %+v, want exactly 5", problems)
-	}
-}
-
-func TestFillSecretsConcurrentRSA(t *testing.T) {
-	t.Parallel()
-	secrets := []catalog.Secret{
-		{Key: "RSA", Format: catalog.FormatRSAPEMBase64},
-		{Key: "PW", Format: catalog.FormatAlnum, Bytes: 20},
-		{Key: "PW_HASH", Format: catalog.FormatBcrypt, DerivedFrom: "PW"},
-		{Key: "KEPT", Format: catalog.FormatHex, Bytes: 16},
-	}
-	env := map[string]string{"KEPT": "00112233445566778899aabbccddeeff"}
-	set, err := fillSecrets(secrets, env, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]string{"RSA", "PW", "PW_HASH"}, set); diff != "" {
-		t.Errorf("set keys (-want +got):\n%s", diff)
-	}
-	for _, s := range secrets {
-		if err := s.Check(env[s.Key]); err != nil {
-			t.Errorf("%s: %v", s.Key, err)
-		}
-	}
-	if env["KEPT"] != "00112233445566778899aabbccddeeff" {
-		t.Errorf("existing KEPT replaced by %q", env["KEPT"])
-	}
-	rsaKey := env["RSA"]
-	if set, err := fillSecrets(secrets, env, rand.Reader); err != nil || len(set) != 0 || env["RSA"] != rsaKey {
-		t.Errorf("second fill: set %v, err %v, RSA kept %v", set, err, env["RSA"] == rsaKey)
-	}
-	// (rsa.GenerateKey ignores its reader since Go 1.26, so a failing
-	// reader cannot be tested on the RSA path; the others propagate it.)
-	if _, err := fillSecrets(secrets, map[string]string{}, failingReader{}); err == nil {
-		t.Error("fill with failing randomness succeeded")
 	}
 }
