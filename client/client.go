@@ -48,6 +48,10 @@ type Error struct {
 	Detail    string `json:"detail"`
 	Field     string `json:"field"`
 	RequestID string `json:"request_id"`
+	// Body is the raw answer. Most failures are problem documents (the
+	// fields above); a few operations answer a failure with their usual
+	// document instead, e.g. readiness: 503 with the check list.
+	Body []byte `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -98,7 +102,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("fast-saas: read %s %s: %w", method, path, err)
 	}
 	if resp.StatusCode >= 300 {
-		e := &Error{Status: resp.StatusCode}
+		e := &Error{Status: resp.StatusCode, Body: data}
 		if json.Unmarshal(data, e) != nil || e.Code == "" {
 			e.Code, e.Detail = "http_error", strings.TrimSpace(string(data))
 		}

@@ -2,12 +2,42 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
+	"sort"
+	"strings"
 )
 
 // Operation ids of the API each method calls, for drift tests.
 // (Method order follows the operation table.)
+
+// Health calls getHealth (liveness; no credential needed).
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var out Health
+	return out, c.Do(ctx, http.MethodGet, "/health", nil, nil, &out)
+}
+
+// Ready calls getReadiness. When a check is down the server answers 503
+// with the check list: Ready returns that list together with an *Error
+// (Status 503, Code "not_ready", Detail naming the checks that are down).
+func (c *Client) Ready(ctx context.Context) (Readiness, error) {
+	var out Readiness
+	err := c.Do(ctx, http.MethodGet, "/health/ready", nil, nil, &out)
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusServiceUnavailable && json.Unmarshal(e.Body, &out) == nil && out.Status != "" {
+		var down []string
+		for name, ch := range out.Checks {
+			if ch.Status != "ok" {
+				down = append(down, name)
+			}
+		}
+		sort.Strings(down)
+		e.Code, e.Detail = "not_ready", "checks down: "+strings.Join(down, ", ")
+	}
+	return out, err
+}
 
 // ListPlans calls listPlans.
 func (c *Client) ListPlans(ctx context.Context) ([]Plan, error) {

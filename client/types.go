@@ -2,6 +2,25 @@ package client
 
 import "time"
 
+// Health is the liveness answer.
+type Health struct {
+	Status string `json:"status"`
+}
+
+// Readiness is the readiness answer: status "ok" or "down", and every
+// check (store, redis, usage_pipeline) by name.
+type Readiness struct {
+	Status string                 `json:"status"`
+	Checks map[string]CheckResult `json:"checks"`
+}
+
+// CheckResult is one readiness check's outcome.
+type CheckResult struct {
+	Status    string `json:"status"`
+	Error     string `json:"error,omitempty"`
+	LatencyMS int64  `json:"latency_ms"`
+}
+
 // Tenant is a customer organization.
 type Tenant struct {
 	ID         string         `json:"id"`

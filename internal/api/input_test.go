@@ -14,6 +14,7 @@ import (
 // specRoutes is the path table of spec/api.md (a contract): every API
 // operation the server must serve, as "METHOD path".
 var specRoutes = []string{
+	"GET /health", "GET /health/ready",
 	"GET /api/v1/plans", "GET /api/v1/plans/{plan}", "GET /api/v1/plans/{plan}/check/{feature}",
 	"POST /api/v1/tenants", "GET /api/v1/tenants", "GET /api/v1/tenants/{id}", "PATCH /api/v1/tenants/{id}", "DELETE /api/v1/tenants/{id}",
 	"POST /api/v1/tenants/{id}/change-plan", "POST /api/v1/tenants/{id}/suspend", "POST /api/v1/tenants/{id}/reactivate",

@@ -93,6 +93,10 @@ type Operation struct {
 	Access  Access
 	// Status is the success status (200 when zero; 201 create; 202 accepted).
 	Status int
+	// FailStatus, when set, is a failure status whose answer is still the
+	// typed output (readiness: 503 with the check list), not a problem;
+	// the output's Status field picks it (see AnswerStatus).
+	FailStatus int
 	// Input and Output are the typed request and response structs.
 	Input, Output reflect.Type
 

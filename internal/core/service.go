@@ -84,6 +84,11 @@ type Service struct {
 
 	// AI holds the upstream proxies; nil upstreams answer 503.
 	AI *ai.Clients
+
+	// Ready are the readiness checks of GET /health/ready; CheckTimeout
+	// bounds each one (0 = 1 s).
+	Ready        []Check
+	CheckTimeout time.Duration
 }
 
 func (s *Service) now() time.Time {
@@ -166,6 +171,7 @@ func (s *Service) forgetLists() {
 // documentation order.
 func (s *Service) Operations() []Operation {
 	var ops []Operation
+	ops = append(ops, s.healthOps()...)
 	ops = append(ops, s.planOps()...)
 	ops = append(ops, s.tenantOps()...)
 	ops = append(ops, s.userOps()...)

@@ -36,15 +36,27 @@ func (InProcess) Call(ctx context.Context, c Call) (json.RawMessage, error) {
 	if !ok {
 		return nil, nil
 	}
-	if raw, ok := body.(json.RawMessage); ok {
-		return raw, nil
+	b, ok := body.(json.RawMessage)
+	if !ok {
+		if b, err = json.Marshal(body); err != nil {
+			return nil, fmt.Errorf("encode answer of %s: %w", c.Op.ID, err)
+		}
 	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, fmt.Errorf("encode answer of %s: %w", c.Op.ID, err)
+	if st := c.Op.AnswerStatus(out); st >= 400 {
+		return nil, &failedAnswer{status: st, body: b}
 	}
 	return b, nil
 }
+
+// failedAnswer is a failure that an operation answers with its usual
+// document rather than a problem (readiness: 503 with the check list).
+// The tool result is that document, with isError set.
+type failedAnswer struct {
+	status int
+	body   json.RawMessage
+}
+
+func (f *failedAnswer) Error() string { return fmt.Sprintf("answered %d", f.status) }
 
 // Remote runs operations by calling the REST API, so the server does the
 // authentication, rate limiting and usage metering of every call.
@@ -110,6 +122,9 @@ func (r Remote) Call(ctx context.Context, c Call) (json.RawMessage, error) {
 	if err := r.Client.Do(ctx, c.Op.Method, path, query, reqBody, &out); err != nil {
 		var p *client.Error
 		if errors.As(err, &p) {
+			if p.Status == c.Op.FailStatus && isObject(p.Body) {
+				return nil, &failedAnswer{status: p.Status, body: p.Body}
+			}
 			return nil, problemFromClient(p)
 		}
 		// The API is unreachable or answered nonsense: the agent should
@@ -117,6 +132,12 @@ func (r Remote) Call(ctx context.Context, c Call) (json.RawMessage, error) {
 		return nil, &Problem{Status: http.StatusBadGateway, Code: "api_unreachable", Detail: err.Error()}
 	}
 	return out, nil
+}
+
+// isObject reports whether b is one JSON object.
+func isObject(b []byte) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(b, &m) == nil && m != nil
 }
 
 func problemFromClient(p *client.Error) *Problem {

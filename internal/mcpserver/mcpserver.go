@@ -259,6 +259,14 @@ func handler(t builtTool, reg huma.Registry, b Backend, logger *slog.Logger) mcp
 			return problemResult(p), nil
 		}
 		out, err := b.Call(withCaller(ctx, req.Extra), Call{Op: t.Op, Args: args, shape: t.shape})
+		var failed *failedAnswer
+		if errors.As(err, &failed) {
+			// The operation's own document describes the failure (the
+			// readiness check list): it is the result, marked isError.
+			res := successResult(t.Op, failed.body)
+			res.IsError = true
+			return res, nil
+		}
 		if err != nil {
 			var p *Problem
 			if !errors.As(err, &p) {

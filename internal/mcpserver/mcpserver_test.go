@@ -318,8 +318,10 @@ func callEveryTool(t *testing.T, w *world, b Backend) {
 			"ingest_usage_events": func() bool {
 				return structured["accepted"] == float64(1)
 			},
-			"list_tenants": func() bool { items, _ := structured["items"].([]any); return len(items) >= 2 },
-			"list_plans":   func() bool { items, _ := structured["items"].([]any); return len(items) == 2 },
+			"list_tenants":  func() bool { items, _ := structured["items"].([]any); return len(items) >= 2 },
+			"list_plans":    func() bool { items, _ := structured["items"].([]any); return len(items) == 2 },
+			"get_health":    func() bool { return structured["status"] == "ok" },
+			"get_readiness": func() bool { _, ok := structured["checks"].(map[string]any); return structured["status"] == "ok" && ok },
 		}
 		if c, ok := check[name]; ok && !c() {
 			t.Errorf("%s: unexpected result %s", name, b)

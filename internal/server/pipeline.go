@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fast-saas/fast-saas/internal/api"
+	"github.com/fast-saas/fast-saas/internal/core"
 	"github.com/fast-saas/fast-saas/internal/lago"
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/internal/usage"
@@ -127,9 +128,9 @@ func (p *pipeline) close(ctx context.Context) error {
 
 // pipelineCheck reports the usage pipeline lag for readiness: the oldest
 // outbox row waiting for Lago, and with Redis the stream backlog.
-func pipelineCheck(st store.Store, rdb *redis.Client, prefix string, lagoOn bool) api.Check {
+func pipelineCheck(st store.Store, rdb *redis.Client, prefix string, lagoOn bool) core.Check {
 	const maxLag = 15 * time.Minute
-	return api.Check{Name: "usage_pipeline", Fn: func(ctx context.Context) error {
+	return core.Check{Name: "usage_pipeline", Fn: func(ctx context.Context) error {
 		if rdb != nil {
 			if _, err := usage.Backlog(ctx, rdb, prefix, ""); err != nil {
 				return fmt.Errorf("usage stream: %w", err)

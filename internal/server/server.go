@@ -61,7 +61,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 		return nil, err
 	}
 	s := &Server{Config: cfg, Store: st, Logger: logger, Plans: plans}
-	checks := []api.Check{{Name: "store", Fn: st.Ping}}
+	checks := []core.Check{{Name: "store", Fn: st.Ping}}
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -71,7 +71,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 		// Short timeouts: a dead Redis must fail fast, not hang requests.
 		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
 		s.redis = redis.NewClient(opts)
-		checks = append(checks, api.Check{Name: "redis", Fn: func(ctx context.Context) error { return s.redis.Ping(ctx).Err() }})
+		checks = append(checks, core.Check{Name: "redis", Fn: func(ctx context.Context) error { return s.redis.Ping(ctx).Err() }})
 	}
 	s.Authn, err = authn.New(ctx, authn.Options{LogtoEndpoint: cfg.LogtoEndpoint, Audience: cfg.LogtoAudience,
 		Keys: &api.StoreKeys{Store: st}, Redis: redisOrNil(s.redis), RevocationChannel: cfg.RedisPrefix + "authn:revocations", Logger: logger})
@@ -115,6 +115,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 		return nil, err
 	}
 	checks = append(checks, pipelineCheck(st, s.redis, cfg.RedisPrefix, cfg.LagoAPIURL != ""))
+	s.Service.Ready = checks
 	if s.gauges, err = newTenantGauges(reg, s.Service, st, logger); err != nil {
 		s.Close()
 		return nil, err
@@ -125,7 +126,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 		return nil, err
 	}
 	h, err := api.New(api.Options{Service: s.Service, Auth: auth, Logger: logger, Registry: reg, Report: report,
-		MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Version: "dev", Ready: checks, Traffic: s.pipe.traffic, Mounts: mounts})
+		MaxBodyBytes: cfg.MaxBodyBytes, CORSOrigins: cfg.CORSOrigins, Version: "dev", Traffic: s.pipe.traffic, Mounts: mounts})
 	if err != nil {
 		s.Close()
 		return nil, err
