@@ -48,6 +48,11 @@ type Config struct {
 	LagoAPIURL string
 	// LagoAPIKey authenticates to Lago (secret).
 	LagoAPIKey string
+	// LagoWebhookHMACKey verifies Lago webhooks signed with hmac (secret);
+	// LagoWebhookPublicKey those signed with jwt (Lago's RSA public key,
+	// PEM or Lago's base64 of it; empty: fetched from LagoAPIURL);
+	// LagoWebhookIssuer, when set, is the iss a jwt signature must carry.
+	LagoWebhookHMACKey, LagoWebhookPublicKey, LagoWebhookIssuer string
 	// SentryDSN enables error reporting to GlitchTip/Sentry (secret).
 	SentryDSN string
 	// LogLevel is the minimum level of the JSON logs.
@@ -162,6 +167,12 @@ var Options = []Option{
 		set: httpURL("FASTSAAS_LAGO_API_URL", func(c *Config) *string { return &c.LagoAPIURL })},
 	{Env: "FASTSAAS_LAGO_API_KEY", Secret: true, Doc: "Lago API key. Required with the Lago URL.",
 		set: str(func(c *Config) *string { return &c.LagoAPIKey })},
+	{Env: "FASTSAAS_LAGO_WEBHOOK_HMAC_KEY", Secret: true, Doc: "HMAC key of the Lago organization, to verify webhooks sent with the `hmac` signature to POST /api/v1/webhooks/lago.",
+		set: str(func(c *Config) *string { return &c.LagoWebhookHMACKey })},
+	{Env: "FASTSAAS_LAGO_WEBHOOK_PUBLIC_KEY", Secret: true, Doc: "Lago's RSA public key (PEM, or the base64 text Lago's GET /api/v1/webhooks/public_key answers), to verify webhooks sent with the `jwt` signature. Empty: fetched from the Lago URL with the API key and cached.",
+		set: str(func(c *Config) *string { return &c.LagoWebhookPublicKey })},
+	{Env: "FASTSAAS_LAGO_WEBHOOK_ISSUER", Doc: "The `iss` that Lago's `jwt` webhook signatures must carry (Lago's own LAGO_API_URL). Empty: not checked (the RSA signature is).",
+		set: str(func(c *Config) *string { return &c.LagoWebhookIssuer })},
 	{Env: "FASTSAAS_SENTRY_DSN", Flag: "sentry-dsn", Secret: true, Doc: "Sentry/GlitchTip DSN: 5xx answers and panics are reported when set.",
 		set: str(func(c *Config) *string { return &c.SentryDSN })},
 	{Env: "FASTSAAS_LOG_LEVEL", Flag: "log-level", Default: "info", Doc: "Minimum log level: debug, info, warn or error.",
