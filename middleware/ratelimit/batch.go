@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +20,9 @@ const maxBatch = 128
 // adds whatever else is already queued, and sends them together. An idle
 // limiter therefore sends batches of one with no added wait, and a busy
 // one pays one round trip — one write and one read on each side — for many
-// decisions. Each EVALSHA in the pipeline is still atomic on its own.
+// decisions. Each EVALSHA in the pipeline is still atomic on its own, and
+// decisions of one batch for the same key and limit share one EVALSHA (see
+// group).
 //
 // When nothing at all is in flight, and the client enforces context
 // deadlines itself, the caller skips the queue and runs its EVALSHA
@@ -96,6 +99,10 @@ func (b *batcher) run() {
 		case p := <-b.queue:
 			batch = append(batch[:0], p)
 		}
+		// Let requests that are about to ask (runnable on this P) join
+		// this batch instead of the next one; with nothing runnable this
+		// returns at once.
+		runtime.Gosched()
 	fill:
 		for len(batch) < maxBatch {
 			select {
@@ -121,37 +128,108 @@ func (b *batcher) exec(batch []*pending) {
 		p.done <- batchResult{vals, err}
 		return
 	}
-	cmds := b.pipeline(ctx, batch)
-	var retry []*pending
-	for i, p := range batch {
+	groups := coalesce(batch)
+	if len(groups) == 1 {
+		g := groups[0]
+		vals, err := gcraScript.Run(ctx, b.scripter, g.keys(), g.args()...).Int64Slice()
+		g.answer(vals, err)
+		return
+	}
+	cmds := b.pipeline(ctx, groups)
+	var retry []*group
+	for i, g := range groups {
 		vals, err := cmds[i].Int64Slice()
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			retry = append(retry, p) // Redis lost its script cache (restart, failover)
+			retry = append(retry, g) // Redis lost its script cache (restart, failover)
 			continue
 		}
-		p.done <- batchResult{vals, err}
+		g.answer(vals, err)
 	}
 	if len(retry) == 0 {
 		return
 	}
 	if err := gcraScript.Load(ctx, b.scripter).Err(); err != nil {
-		for _, p := range retry {
-			p.done <- batchResult{nil, fmt.Errorf("load gcra script: %w", err)}
+		for _, g := range retry {
+			g.answer(nil, fmt.Errorf("load gcra script: %w", err))
 		}
 		return
 	}
 	cmds = b.pipeline(ctx, retry)
-	for i, p := range retry {
-		vals, err := cmds[i].Int64Slice()
-		p.done <- batchResult{vals, err}
+	for i, g := range retry {
+		g.answer(cmds[i].Int64Slice())
 	}
 }
 
-func (b *batcher) pipeline(ctx context.Context, batch []*pending) []*redis.Cmd {
+// group is the decisions of one batch that share key and limit: one script
+// call takes them together (gcraScript with n = len(ps)), which is what n
+// calls at the same instant would decide, for one command's cost in the
+// client and in Redis. A busy tenant's concurrent requests are exactly
+// that.
+type group struct {
+	ps []*pending
+}
+
+func (g *group) keys() []string { return g.ps[0].keys }
+
+func (g *group) args() []any {
+	a := g.ps[0].args
+	if len(g.ps) == 1 {
+		return a[:]
+	}
+	return []any{a[0], a[1], a[2], int64(len(g.ps))}
+}
+
+// answer splits the group's reply {granted, remaining, reset, retry} (as of
+// after the grants) into one reply per request, in queue order: the first
+// granted requests are admitted, each seeing the bucket as it was after its
+// own admission; the rest are denied with the group's retry time.
+func (g *group) answer(vals []int64, err error) {
+	if err != nil || len(vals) != 4 || len(g.ps) == 1 {
+		for _, p := range g.ps {
+			p.done <- batchResult{vals, err}
+		}
+		return
+	}
+	granted, remaining, reset, retry := vals[0], vals[1], vals[2], vals[3]
+	t := g.ps[0].args[0].(int64)
+	for i, p := range g.ps {
+		j := int64(i)
+		if j < granted {
+			after := granted - j - 1 // admissions after this one
+			p.done <- batchResult{vals: []int64{1, remaining + after, reset - after*t, 0}}
+			continue
+		}
+		p.done <- batchResult{vals: []int64{0, 0, reset, retry}}
+	}
+}
+
+// coalesce groups a batch by key and limit, keeping first-come order
+// within each group and between groups.
+func coalesce(batch []*pending) []*group {
+	type gk struct {
+		key            string
+		t, burst, when int64
+	}
+	idx := make(map[gk]int, len(batch))
+	groups := make([]*group, 0, len(batch))
+	for _, p := range batch {
+		k := gk{p.keys[0], p.args[0].(int64), p.args[1].(int64), p.args[2].(int64)}
+		i, ok := idx[k]
+		if !ok {
+			i = len(groups)
+			idx[k] = i
+			groups = append(groups, &group{})
+		}
+		groups[i].ps = append(groups[i].ps, p)
+	}
+	return groups
+}
+
+func (b *batcher) pipeline(ctx context.Context, groups []*group) []*redis.Cmd {
 	pipe := b.client.Pipeline()
-	cmds := make([]*redis.Cmd, len(batch))
-	for i, p := range batch {
-		cmds[i] = gcraScript.EvalSha(ctx, pipe, p.keys, p.args[:]...)
+	cmds := make([]*redis.Cmd, len(groups))
+	for i, g := range groups {
+		cmds[i] = gcraScript.EvalSha(ctx, pipe, g.keys(), g.args()...)
 	}
 	// Per-command errors are read from cmds; Exec's error is the first of
 	// them (or the connection error every command then carries).

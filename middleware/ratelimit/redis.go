@@ -12,14 +12,22 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// gcraScript is the GCRA step of gcra() in Lua, run atomically by Redis.
+// gcraScript is the GCRA step of gcra() in Lua, run atomically by Redis,
+// for n requests of one key arriving together (n = 1 is gcra() exactly).
 //
 //	KEYS[1] the key; ARGV[1] T (µs); ARGV[2] burst; ARGV[3] now (Unix µs) or
-//	-1 to use the Redis server's clock.
+//	-1 to use the Redis server's clock; ARGV[4] n, the number of requests
+//	(absent = 1).
 //
-// It returns {allowed, remaining, reset_after_µs, retry_after_µs}. A denied
-// request writes nothing. The stored TAT expires when the bucket is full
-// again, at which point an absent key means the same thing.
+// It admits the first g = min(n, what the bucket holds) of them, as n
+// single steps at the same instant would, and returns {g, remaining,
+// reset_after_µs, retry_after_µs} as of after the g admissions; retry_after
+// is when the next request would be admitted (0 if it would be now). A
+// request that is denied writes nothing. The stored TAT expires when the
+// bucket is full again, at which point an absent key means the same thing.
+//
+// The j-th request (1-based) fits when now ≥ TAT + j·T − burst·T, so
+// g = ⌊(now − TAT + burst·T) / T⌋, capped at n.
 //
 // TAT is written with %.0f because Lua's default number formatting keeps
 // only 14 significant digits, fewer than a Unix time in microseconds has.
@@ -27,21 +35,25 @@ var gcraScript = redis.NewScript(`
 local t = tonumber(ARGV[1])
 local b = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
+local n = tonumber(ARGV[4] or '1')
 if now < 0 then
   local tm = redis.call('TIME')
   now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
 end
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if tat == nil or tat < now then tat = now end
-local nxt = tat + t
-local allow_at = nxt - b * t
-if now < allow_at then
-  return {0, 0, tat - now, allow_at - now}
+local g = math.floor((now - tat + b * t) / t)
+if g > n then g = n end
+if g < 1 then
+  return {0, 0, tat - now, tat + t - b * t - now}
 end
+local nxt = tat + g * t
 local ttl = math.ceil((nxt - now) / 1000)
 if ttl < 1 then ttl = 1 end
 redis.call('SET', KEYS[1], string.format('%.0f', nxt), 'PX', ttl)
-return {1, math.floor((now - allow_at) / t), nxt - now, 0}
+local retry = nxt + t - b * t - now
+if retry < 0 then retry = 0 end
+return {g, math.floor((now - nxt + b * t) / t), nxt - now, retry}
 `)
 
 // DefaultRedisTimeout bounds one Redis decision. A healthy loopback or
@@ -230,12 +242,16 @@ func parseReply(v []int64, err error) (Decision, error) {
 	if len(v) != 4 {
 		return Decision{}, fmt.Errorf("redis gcra script: %d values in reply, want 4", len(v))
 	}
-	return Decision{
-		Allowed:    v[0] == 1,
+	d := Decision{
+		Allowed:    v[0] >= 1,
 		Remaining:  int(v[1]),
 		ResetAfter: micros(v[2]),
 		RetryAfter: micros(v[3]),
-	}, nil
+	}
+	if d.Allowed {
+		d.RetryAfter = 0 // the script reports the next request's wait
+	}
+	return d, nil
 }
 
 // throttledLog writes at most one line per interval and counts the rest, so

@@ -262,20 +262,63 @@ func TestRedisPipelineSurvivesScriptFlush(t *testing.T) {
 	if err := client.ScriptFlush(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	// Six decisions in one pipeline against an empty script cache: every
-	// EVALSHA fails with NOSCRIPT, the script is loaded and the batch
-	// retried, and the decisions are still exact.
-	ds, errs := l.AllowBatch("k", limit, 6)
-	allowed := 0
+	// Twelve decisions for two keys in one pipeline against an empty script
+	// cache: every EVALSHA fails with NOSCRIPT, the script is loaded and
+	// the batch retried, and the decisions are still exact.
+	keys := make([]string, 12)
+	for i := range keys {
+		keys[i] = []string{"a", "b"}[i%2]
+	}
+	ds, errs := l.AllowBatch(keys, limit)
+	allowed := map[string]int{}
 	for i, d := range ds {
 		if errs[i] != nil {
 			t.Fatalf("decision %d: %v", i, errs[i])
 		}
 		if d.Allowed {
-			allowed++
+			allowed[keys[i]]++
 		}
 	}
-	if allowed != 4 {
-		t.Errorf("allowed %d of 6 in one pipeline, want 4", allowed)
+	if allowed["a"] != 4 || allowed["b"] != 4 {
+		t.Errorf("allowed %v of 6 each in one pipeline, want 4 each", allowed)
+	}
+}
+
+// TestRedisCoalescedMatchesSequential: requests of one key in one batch
+// share a script call; each must get the decision and headers that the
+// same requests one after the other would have got from the in-memory
+// GCRA at one instant.
+func TestRedisCoalescedMatchesSequential(t *testing.T) {
+	t.Parallel()
+	client := privateRedis(t)
+	// A fixed clock: the batch and the sequential reference decide at the
+	// same instant, so their answers must be equal, field by field.
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	l, err := ratelimit.NewRedis(client, ratelimit.RedisOptions{FailClosed: true, Timeout: 5 * time.Second, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	mem := ratelimit.NewMemory(ratelimit.MemoryOptions{Now: clock})
+	limit := ratelimit.Limit{Rate: 5, Period: time.Minute}
+	for _, round := range []int{3, 4, 2} { // 9 requests into a burst of 5: the last batch is denied
+		keys := make([]string, round)
+		for i := range keys {
+			keys[i] = "k"
+		}
+		got, errs := l.AllowBatch(keys, limit)
+		for i := range got {
+			if errs[i] != nil {
+				t.Fatalf("decision %d: %v", i, errs[i])
+			}
+			want, err := mem.Allow(context.Background(), "k", limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got[i] != want {
+				t.Errorf("round of %d, request %d: coalesced %+v, sequential %+v", round, i, got[i], want)
+			}
+		}
 	}
 }
