@@ -11,6 +11,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -56,12 +57,14 @@ type Secret struct {
 	FirstBoot bool
 }
 
-// AdminHashCost is the bcrypt cost of the Caddy basic-auth hash. The work
-// factor only slows guessing of low-entropy passwords; ours is 32 random
-// alphanumerics (~190 bits), and the hash sits in .env next to the password
-// it protects, so a high cost would buy nothing while adding tens of
-// milliseconds to `init` (per cost step ×2) and to Caddy's first request.
-const AdminHashCost = 6
+// AdminHashCost is the bcrypt cost of the Caddy basic-auth hash: bcrypt's
+// minimum. The work factor only slows guessing of low-entropy passwords;
+// ours is 32 random alphanumerics (~190 bits, and `env` flags a shorter
+// one), and the hash sits in .env next to the password it protects, so a
+// higher cost buys nothing while every step doubles the time `init` spends
+// hashing (≈ 1 ms at this cost, ≈ 4 ms at 6) and Caddy spends verifying.
+// Hashes made at another cost keep matching (the cost is part of the hash).
+const AdminHashCost = bcrypt.MinCost
 
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -111,6 +114,7 @@ func (s Secret) Derive(source string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("derive %s: %w", s.Key, err)
 	}
+	matched.Store(matchKey{string(h), source}, true)
 	return string(h), nil
 }
 
@@ -120,8 +124,23 @@ func (s Secret) Matches(value, source string) bool {
 	if s.Format != FormatBcrypt {
 		return false
 	}
-	return bcrypt.CompareHashAndPassword([]byte(value), []byte(source)) == nil
+	k := matchKey{value, source}
+	if ok, seen := matched.Load(k); seen {
+		return ok.(bool)
+	}
+	ok := bcrypt.CompareHashAndPassword([]byte(value), []byte(source)) == nil
+	matched.Store(k, ok)
+	return ok
 }
+
+// matched remembers the bcrypt verdicts of this process: a bcrypt
+// comparison costs as much as hashing, and one command often asks twice
+// about the same pair (init derives the hash, then reports on .env; `env
+// --regen` keeps the hash, then checks .env). The answer for a (hash,
+// password) pair never changes, so remembering it changes no result.
+var matched sync.Map // matchKey → bool
+
+type matchKey struct{ hash, source string }
 
 func randomBytes(rand io.Reader, n int) ([]byte, error) {
 	if n <= 0 {

@@ -7,6 +7,8 @@ import (
 
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func allSecrets() []Secret {
@@ -232,5 +234,33 @@ func TestFillSecretsSkipsFirstBoot(t *testing.T) {
 	env["RSA"] = "kept"
 	if set, _ := FillSecrets(secrets, env, rand.Reader); len(set) != 0 || env["RSA"] != "kept" {
 		t.Errorf("second fill set %v, RSA = %q", set, env["RSA"])
+	}
+}
+
+// Matches remembers verdicts (one bcrypt comparison per pair and process)
+// without ever changing them.
+func TestMatchesRemembersExactPairs(t *testing.T) {
+	t.Parallel()
+	s := Secret{Key: "H", Format: FormatBcrypt, DerivedFrom: "P"}
+	const pw = "RememberedPasswordRememberedPw12"
+	h, err := s.Derive(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if !s.Matches(h, pw) {
+			t.Error("derived hash does not match its password")
+		}
+		if s.Matches(h, pw+"x") || s.Matches(h, pw[1:]) {
+			t.Error("hash matches another password")
+		}
+	}
+	// A hash made elsewhere (not by Derive in this process) is compared for real.
+	other, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Matches(string(other), pw) || s.Matches(string(other), "wrong") {
+		t.Error("verdicts for a foreign hash are wrong")
 	}
 }

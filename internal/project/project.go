@@ -371,20 +371,27 @@ func (p *Project) Regenerate() (Result, error) {
 		if f.Path == EnvFileName || f.Path == ManifestFile {
 			continue
 		}
-		if err := writeFileAtomic(filepath.Join(p.Dir, f.Path), f.Data, f.Mode, false); err != nil {
+		if _, err := writeFileAtomic(filepath.Join(p.Dir, f.Path), f.Data, f.Mode, volatile); err != nil {
 			return Result{}, err
 		}
 		out.Files = append(out.Files, f.Path)
 	}
-	if err := writeFileAtomic(filepath.Join(p.Dir, EnvFileName), merged, 0o600, true); err != nil {
+	// .env and the manifest live in the same directory: one directory sync
+	// after both renames makes both durable.
+	envWrote, err := writeFileAtomic(filepath.Join(p.Dir, EnvFileName), merged, 0o600, syncFile)
+	if err != nil {
 		return Result{}, err
 	}
 	out.Files = append(out.Files, EnvFileName)
 
 	p.Manifest.Layers = layers
 	p.Manifest.CatalogVersion = catalog.Version
-	if err := p.SaveManifest(); err != nil {
+	manifestWrote, err := p.saveManifest(syncFile)
+	if err != nil {
 		return Result{}, err
+	}
+	if envWrote || manifestWrote {
+		syncDir(p.Dir)
 	}
 	out.Files = append(out.Files, ManifestFile)
 	return out, nil
@@ -475,13 +482,18 @@ func sameValues(f *EnvFile, env map[string]string) bool {
 	return true
 }
 
-// SaveManifest writes fast-saas.yaml atomically.
+// SaveManifest writes fast-saas.yaml atomically and durably.
 func (p *Project) SaveManifest() error {
+	_, err := p.saveManifest(syncFileAndDir)
+	return err
+}
+
+func (p *Project) saveManifest(d durability) (wrote bool, err error) {
 	data, err := p.Manifest.Marshal()
 	if err != nil {
-		return err
+		return false, err
 	}
-	return writeFileAtomic(filepath.Join(p.Dir, ManifestFile), data, 0o644, true)
+	return writeFileAtomic(filepath.Join(p.Dir, ManifestFile), data, 0o644, d)
 }
 
 // RotateSecret replaces the value of a generated secret with a fresh one
@@ -519,7 +531,7 @@ func (p *Project) RotateSecret(key string) (Result, error) {
 	if err := f.Set(key, v); err != nil {
 		return Result{}, fmt.Errorf("rotate %s: %w", key, err)
 	}
-	if err := writeFileAtomic(filepath.Join(p.Dir, EnvFileName), f.Bytes(), 0o600, true); err != nil {
+	if _, err := writeFileAtomic(filepath.Join(p.Dir, EnvFileName), f.Bytes(), 0o600, syncFileAndDir); err != nil {
 		return Result{}, fmt.Errorf("rotate %s: %w", key, err)
 	}
 	out, err := p.Regenerate()
