@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/fast-saas/fast-saas/internal/catalog"
 )
@@ -28,8 +29,10 @@ const dbInitService = "db-init"
 const InitScriptPath = "postgres/init-databases.sh"
 
 // varRef matches ${NAME} references (not $${…}, which Compose leaves to the
-// container's shell).
-var varRef = regexp.MustCompile(`\$?\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+// container's shell). Compiled on first use: only init, add and remove
+// render compose files, and every other command would pay for it at
+// start-up.
+var varRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$?\$\{([A-Za-z_][A-Za-z0-9_]*)\}`) })
 
 // service is a compose service ready to render.
 type service struct {
@@ -172,7 +175,7 @@ func (p *plan) dbInit(mods []catalog.Module) service {
 // value must come from .env.
 func (p *plan) interpolate(where, v string) (string, error) {
 	var err error
-	out := varRef.ReplaceAllStringFunc(v, func(ref string) string {
+	out := varRef().ReplaceAllStringFunc(v, func(ref string) string {
 		if strings.HasPrefix(ref, "$$") {
 			return ref
 		}

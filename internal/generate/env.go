@@ -3,7 +3,6 @@ package generate
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -166,13 +165,24 @@ func renderEnv(mods []catalog.Module, header string, value func(EnvKey) string) 
 	return b.Bytes()
 }
 
-var plainEnv = regexp.MustCompile(`^[A-Za-z0-9_./:@,+=%-]*$`)
+// plainEnv reports whether v needs no quoting in .env: only letters,
+// digits and _./:@,+=%- (the regular expression ^[A-Za-z0-9_./:@,+=%-]*$,
+// written out so no command pays for compiling it at start-up).
+func plainEnv(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_./:@,+=%-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
 
 // QuoteEnv returns v in a form the Compose .env parser reads back as exactly
 // v: bare when it has no special characters, single-quoted (no
 // interpolation) when possible, otherwise double-quoted with escapes.
 func QuoteEnv(v string) string {
-	if plainEnv.MatchString(v) {
+	if plainEnv(v) {
 		return v
 	}
 	if !strings.ContainsAny(v, "'\\\n\r") {

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -94,7 +93,26 @@ type Plans struct {
 	known    map[string]bool
 }
 
-var slugRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$`)
+// validKey reports whether s is a plan id or feature key: 1 to 63
+// lowercase letters, digits, '-' or '_', starting and ending with a letter
+// or digit. Written out rather than as the regular expression
+// ^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$, whose compiled form (the bounded
+// repetition unrolled 61 times) every command of the binary paid for at
+// start-up.
+func validKey(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case (c == '-' || c == '_') && i > 0 && i < len(s)-1:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // New validates plans against the known feature keys (nil means
 // DefaultFeatures) and returns the table.
@@ -104,7 +122,7 @@ func New(plans []Plan, features []string) (*Plans, error) {
 	}
 	t := &Plans{byID: make(map[string]Plan, len(plans)), known: make(map[string]bool, len(features))}
 	for _, f := range features {
-		if !slugRE.MatchString(f) {
+		if !validKey(f) {
 			return nil, fmt.Errorf("%w: feature key %q must be lowercase letters, digits, '-' or '_'", ErrInvalid, f)
 		}
 		if t.known[f] {
@@ -117,7 +135,7 @@ func New(plans []Plan, features []string) (*Plans, error) {
 		return nil, fmt.Errorf("%w: no plans", ErrInvalid)
 	}
 	for _, p := range plans {
-		if !slugRE.MatchString(p.ID) {
+		if !validKey(p.ID) {
 			return nil, fmt.Errorf("%w: plan id %q must be lowercase letters, digits, '-' or '_'", ErrInvalid, p.ID)
 		}
 		if _, dup := t.byID[p.ID]; dup {
