@@ -93,7 +93,9 @@ rotated. Restart the affected services afterwards (fast-saas up).
 
 Careful: some upstreams encrypt stored data with their key (for example Lago's
 encryption keys, n8n's encryption key) and a database role keeps its old
-password until it is changed in Postgres; rotating those breaks the service.`,
+password until it is changed in Postgres; rotating those breaks the service.
+Keys the stack makes itself on first boot (LAGO_RSA_PRIVATE_KEY, kept in the
+lago-keys volume) are not rotated here.`,
 		Example: `  fast-saas env rotate CADDY_ADMIN_PASSWORD`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -36,8 +36,10 @@ is always included); with neither, the default selection (essential, core and
 ops layers) is used. Dependencies are added automatically and reported.
 
 init writes fast-saas.yaml (the manifest), docker-compose.yml, the Caddyfile,
-.env (mode 0600, every secret freshly generated) and .env.example. It refuses a
-directory that already has files unless --force is given.`,
+.env (mode 0600, every secret freshly generated) and .env.example. Keys that
+the stack makes itself on first boot (Lago's RSA key, by its lago-keys job)
+are left empty. It refuses a directory that already has files unless --force
+is given.`,
 		Example: `  fast-saas init mysaas
   fast-saas init mysaas --yes --domain example.com --email ops@example.com
   fast-saas init mysaas --yes --layers core,ai --domain localhost
