@@ -3,11 +3,9 @@ package generate
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/fast-saas/fast-saas/internal/catalog"
 )
@@ -28,12 +26,6 @@ const dbInitService = "db-init"
 // InitScriptPath is where the database init script is written.
 const InitScriptPath = "postgres/init-databases.sh"
 
-// varRef matches ${NAME} references (not $${…}, which Compose leaves to the
-// container's shell). Compiled on first use: only init, add and remove
-// render compose files, and every other command would pay for it at
-// start-up.
-var varRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$?\$\{([A-Za-z_][A-Za-z0-9_]*)\}`) })
-
 // service is a compose service ready to render.
 type service struct {
 	c        catalog.Container
@@ -48,16 +40,20 @@ type plan struct {
 	selected map[string]bool
 	services []service
 	volumes  []string
-	keys     map[string]EnvKey
+	required map[string]bool // every .env key of the selection → Required
 }
 
 func newPlan(in Input) (*plan, error) {
-	p := &plan{in: in, selected: make(map[string]bool), keys: make(map[string]EnvKey)}
+	keys := EnvKeys(in.Modules)
+	p := &plan{in: in, selected: make(map[string]bool, len(in.Modules)), required: make(map[string]bool, len(keys))}
+	containers := 1 // db-init
 	for _, m := range in.Modules {
 		p.selected[m.ID] = true
+		containers += len(m.Containers)
 	}
-	for _, k := range EnvKeys(in.Modules) {
-		p.keys[k.Key] = k
+	p.services = make([]service, 0, containers)
+	for _, k := range keys {
+		p.required[k.Key] = k.Required
 	}
 	// A container runs under the profile of its own layer and of every
 	// selected module that needs it, so enabling any one profile never
@@ -76,24 +72,29 @@ func newPlan(in Input) (*plan, error) {
 			}
 		}
 	}
-	var dbModules []catalog.Module
-	names := make(map[string]string) // service → module
+	// dbModule is the first module that needs a database; names maps each
+	// service to its module.
+	var dbModule string
+	names := make(map[string]string, containers)
 	for _, m := range in.Modules {
-		if m.Database != nil {
-			dbModules = append(dbModules, m)
+		if m.Database != nil && dbModule == "" {
+			dbModule = m.ID
 		}
 		for _, c := range m.Containers {
 			if prev, dup := names[c.Name]; dup {
 				return nil, fmt.Errorf("service %q defined by modules %q and %q", c.Name, prev, m.ID)
 			}
 			names[c.Name] = m.ID
-			s := service{c: c, profiles: profiles[m.ID]}
+			s := service{c: c, profiles: profiles[m.ID], env: c.Env}
 			if slices.Contains(profiles[m.ID], "") {
 				s.profiles = nil // an essential module's container is always on
 			}
-			for _, e := range c.Env {
-				if e.If == "" || p.selected[e.If] {
-					s.env = append(s.env, e)
+			if slices.ContainsFunc(c.Env, func(e catalog.EnvVar) bool { return e.If != "" && !p.selected[e.If] }) {
+				s.env = nil
+				for _, e := range c.Env {
+					if e.If == "" || p.selected[e.If] {
+						s.env = append(s.env, e)
+					}
 				}
 			}
 			if m.Database != nil && p.selected["postgres"] && usesKey(c, m.Database.PasswordKey) {
@@ -121,8 +122,8 @@ func newPlan(in Input) (*plan, error) {
 			}
 		}
 	}
-	if len(dbModules) > 0 && !p.selected["postgres"] {
-		return nil, fmt.Errorf("module %q needs a database but postgres is not selected", dbModules[0].ID)
+	if dbModule != "" && !p.selected["postgres"] {
+		return nil, fmt.Errorf("module %q needs a database but postgres is not selected", dbModule)
 	}
 	return p, nil
 }
@@ -172,27 +173,66 @@ func (p *plan) dbInit(mods []catalog.Module) service {
 // interpolate rewrites ${KEY} references: keys that must be set become
 // ${KEY:?…} so Compose refuses to start without them; optional keys become
 // ${KEY:-} (empty, without a warning). Unknown keys are an error: every
-// value must come from .env.
-func (p *plan) interpolate(where, v string) (string, error) {
-	var err error
-	out := varRef().ReplaceAllStringFunc(v, func(ref string) string {
-		if strings.HasPrefix(ref, "$$") {
-			return ref
+// value must come from .env. $${…} is left alone: Compose unescapes it to a
+// literal ${…} for the container's shell.
+//
+// where names the value for the error message ("service", "x", "env", "A");
+// it is joined only when there is an error.
+func (p *plan) interpolate(v string, where ...string) (string, error) {
+	if !strings.Contains(v, "${") {
+		return v, nil // most values: nothing to rewrite, nothing to allocate
+	}
+	var b strings.Builder
+	b.Grow(len(v) + 32)
+	for i := 0; i < len(v); {
+		name, n := varRefAt(v, i)
+		if n == 0 {
+			b.WriteByte(v[i])
+			i++
+			continue
 		}
-		name := ref[2 : len(ref)-1]
-		k, ok := p.keys[name]
-		if !ok {
-			if err == nil {
-				err = fmt.Errorf("%s references ${%s}, which is not a .env key of the selection", where, name)
-			}
-			return ref
+		if v[i+1] == '$' { // $${NAME}
+			b.WriteString(v[i : i+n])
+			i += n
+			continue
 		}
-		if k.Required {
-			return "${" + name + ":?set " + name + " in .env}"
+		required, ok := p.required[name]
+		switch {
+		case !ok:
+			return v, fmt.Errorf("%s references ${%s}, which is not a .env key of the selection", strings.Join(where, " "), name)
+		case required:
+			b.WriteString("${" + name + ":?set " + name + " in .env}")
+		default:
+			b.WriteString("${" + name + ":-}")
 		}
-		return "${" + name + ":-}"
-	})
-	return out, err
+		i += n
+	}
+	return b.String(), nil
+}
+
+// varRefAt reports whether v[i:] starts with a variable reference: ${NAME}
+// or $${NAME}, NAME being [A-Za-z_][A-Za-z0-9_]*. It returns NAME and the
+// length of the reference, or n = 0.
+func varRefAt(v string, i int) (name string, n int) {
+	if v[i] != '$' {
+		return "", 0
+	}
+	j := i + 1
+	if j < len(v) && v[j] == '$' {
+		j++
+	}
+	if j >= len(v) || v[j] != '{' {
+		return "", 0
+	}
+	start := j + 1
+	end := start
+	for end < len(v) && (v[end] == '_' || 'A' <= v[end] && v[end] <= 'Z' || 'a' <= v[end] && v[end] <= 'z' || end > start && '0' <= v[end] && v[end] <= '9') {
+		end++
+	}
+	if end == start || end >= len(v) || v[end] != '}' {
+		return "", 0
+	}
+	return v[start:end], end + 1 - i
 }
 
 // yq quotes a string as a YAML double-quoted scalar (JSON string syntax is
@@ -207,12 +247,37 @@ func yList(items []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
+// writeQ writes s as yq quotes it, straight into b.
+func writeQ(b *bytes.Buffer, s string) { b.Write(strconv.AppendQuote(b.AvailableBuffer(), s)) }
+
+// writeList writes items as yList renders them, straight into b.
+func writeList(b *bytes.Buffer, items []string) {
+	b.WriteByte('[')
+	for i, s := range items {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		writeQ(b, s)
+	}
+	b.WriteByte(']')
+}
+
+// writeField writes "<indent><key>: <quoted value>\n".
+func writeField(b *bytes.Buffer, indent, key, value string) {
+	b.WriteString(indent)
+	b.WriteString(key)
+	b.WriteString(": ")
+	writeQ(b, value)
+	b.WriteByte('\n')
+}
+
 const composeHeader = "# Generated by fast-saas from its module catalog (version %s). Do not edit by hand:\n" +
 	"# `fast-saas add/remove` regenerate it. Values come from .env.\n"
 
 // compose renders docker-compose.yml.
 func (p *plan) compose() ([]byte, error) {
 	var b bytes.Buffer
+	b.Grow(1024 * len(p.services)) // ~650 bytes a service for all modules: one allocation
 	fmt.Fprintf(&b, composeHeader, catalog.Version)
 	b.WriteString("services:\n")
 	for _, s := range p.services {
@@ -232,23 +297,26 @@ func (p *plan) compose() ([]byte, error) {
 
 func (p *plan) writeService(b *bytes.Buffer, s service) error {
 	c := s.c
-	where := "service " + c.Name
-	fmt.Fprintf(b, "\n  %s:\n", c.Name)
-	image, err := p.interpolate(where, c.Image)
+	b.WriteString("\n  ")
+	b.WriteString(c.Name)
+	b.WriteString(":\n")
+	image, err := p.interpolate(c.Image, "service", c.Name)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(b, "    image: %s\n", yq(image))
+	writeField(b, "    ", "image", image)
 	if c.Build {
-		version, err := p.interpolate(where, "${"+KeyVersion+"}")
+		version, err := p.interpolate("${"+KeyVersion+"}", "service", c.Name)
 		if err != nil {
 			return err
 		}
 		b.WriteString("    build:\n      context: .\n      dockerfile: Dockerfile\n      args:\n")
-		fmt.Fprintf(b, "        %s: %s\n", KeyVersion, yq(version))
+		writeField(b, "        ", KeyVersion, version)
 	}
 	if len(s.profiles) > 0 {
-		fmt.Fprintf(b, "    profiles: %s\n", yList(s.profiles))
+		b.WriteString("    profiles: ")
+		writeList(b, s.profiles)
+		b.WriteByte('\n')
 	}
 	if c.OneShot {
 		b.WriteString("    restart: \"no\"\n")
@@ -256,30 +324,39 @@ func (p *plan) writeService(b *bytes.Buffer, s service) error {
 		b.WriteString("    restart: unless-stopped\n")
 	}
 	if c.User != "" {
-		fmt.Fprintf(b, "    user: %s\n", yq(c.User))
+		writeField(b, "    ", "user", c.User)
 	}
 	if c.Entrypoint != nil {
-		fmt.Fprintf(b, "    entrypoint: %s\n", yList(c.Entrypoint))
+		b.WriteString("    entrypoint: ")
+		writeList(b, c.Entrypoint)
+		b.WriteByte('\n')
 	}
 	if c.Command != nil {
-		fmt.Fprintf(b, "    command: %s\n", yList(c.Command))
+		b.WriteString("    command: ")
+		writeList(b, c.Command)
+		b.WriteByte('\n')
 	}
 	if len(s.env) > 0 {
 		b.WriteString("    environment:\n")
 		for _, e := range s.env {
-			v, err := p.interpolate(where+" env "+e.Name, e.Value)
+			v, err := p.interpolate(e.Value, "service", c.Name, "env", e.Name)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(b, "      %s: %s\n", e.Name, yq(v))
+			writeField(b, "      ", e.Name, v)
 		}
 	}
 	if len(c.Ports) > 0 {
-		ports := make([]string, len(c.Ports))
+		b.WriteString("    expose: [")
 		for i, port := range c.Ports {
-			ports[i] = strconv.Itoa(port)
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('"')
+			b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(port), 10))
+			b.WriteByte('"')
 		}
-		fmt.Fprintf(b, "    expose: %s\n", yList(ports))
+		b.WriteString("]\n")
 	}
 	if len(c.HostPorts) > 0 {
 		b.WriteString("    ports:\n")
@@ -298,7 +375,9 @@ func (p *plan) writeService(b *bytes.Buffer, s service) error {
 			if v.ReadOnly {
 				spec += ":ro"
 			}
-			fmt.Fprintf(b, "      - %s\n", yq(spec))
+			b.WriteString("      - ")
+			writeQ(b, spec)
+			b.WriteByte('\n')
 		}
 	}
 	if c.Privileged {
@@ -315,24 +394,33 @@ func (p *plan) writeService(b *bytes.Buffer, s service) error {
 			"            - driver: nvidia\n              count: all\n              capabilities: [\"gpu\"]\n")
 	}
 	if h := c.Health; h != nil {
-		test := make([]string, len(h.Test))
+		b.WriteString("    healthcheck:\n      test: [")
 		for i, t := range h.Test {
-			v, err := p.interpolate(where+" healthcheck", t)
+			v, err := p.interpolate(t, "service", c.Name, "healthcheck")
 			if err != nil {
 				return err
 			}
-			test[i] = v
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeQ(b, v)
 		}
 		start := h.StartPeriod
 		if start == "" {
 			start = "30s"
 		}
-		fmt.Fprintf(b, "    healthcheck:\n      test: %s\n      interval: 10s\n      timeout: 5s\n      retries: 10\n      start_period: %s\n", yList(test), start)
+		b.WriteString("]\n      interval: 10s\n      timeout: 5s\n      retries: 10\n      start_period: ")
+		b.WriteString(start)
+		b.WriteByte('\n')
 	}
 	if len(s.deps) > 0 {
 		b.WriteString("    depends_on:\n")
 		for _, d := range s.deps {
-			fmt.Fprintf(b, "      %s:\n        condition: %s\n", d.Service, d.Condition)
+			b.WriteString("      ")
+			b.WriteString(d.Service)
+			b.WriteString(":\n        condition: ")
+			b.WriteString(string(d.Condition))
+			b.WriteByte('\n')
 		}
 	}
 	if c.Edge {
@@ -353,7 +441,7 @@ func (p *plan) writeService(b *bytes.Buffer, s service) error {
 		}
 		return nil
 	}
-	b.WriteString("    networks: " + yList([]string{netInternal}) + "\n")
+	b.WriteString("    networks: [\"" + netInternal + "\"]\n")
 	return nil
 }
 

@@ -37,20 +37,25 @@ func EnvKeys(mods []catalog.Module) []EnvKey {
 		{Key: "SMTP_PASSWORD", Comment: "SMTP password"},
 		{Key: "SMTP_FROM", Comment: "sender address of notification mail (default noreply@DOMAIN)"},
 	}
-	seen := make(map[string]bool, 64)
+	n := len(keys)
+	for _, m := range mods {
+		n += len(m.Secrets) + len(m.Settings)
+	}
+	keys = slices.Grow(keys, n-len(keys))
+	seen := make(map[string]bool, n)
 	for i, k := range keys {
 		seen[k.Key] = true
 		keys[i].Required = k.Required || k.Default != ""
 	}
 	for _, m := range mods {
 		for i := range m.Secrets {
-			s := m.Secrets[i]
+			s := &m.Secrets[i] // the module's own Secret: read-only here
 			if seen[s.Key] {
 				continue
 			}
 			seen[s.Key] = true
 			// A FirstBoot secret is made by the stack when empty: optional here.
-			keys = append(keys, EnvKey{Key: s.Key, Secret: &s, Comment: s.Description, Module: m.ID, Required: !s.FirstBoot})
+			keys = append(keys, EnvKey{Key: s.Key, Secret: s, Comment: s.Description, Module: m.ID, Required: !s.FirstBoot})
 		}
 		for _, s := range m.Settings {
 			if seen[s.Key] {
