@@ -45,7 +45,11 @@ type pipeliner interface {
 type pending struct {
 	keys []string
 	args [3]any
-	done chan batchResult // buffered: a worker never blocks on a caller that gave up
+	// extra is how many tokens beyond its own the caller asks for, to
+	// lease locally (see lease.go); its reply's first value is then 1 +
+	// the extra tokens granted.
+	extra int64
+	done  chan batchResult // buffered: a worker never blocks on a caller that gave up
 }
 
 type batchResult struct {
@@ -68,15 +72,19 @@ func (b *batcher) close() {
 	b.stopOnce.Do(func() { close(b.stop) })
 }
 
-// do queues one decision and waits for it, or for ctx.
-func (b *batcher) do(ctx context.Context, keys []string, t, burst, now int64) ([]int64, error) {
+// do queues one decision (plus extra tokens to lease) and waits for it, or
+// for ctx.
+func (b *batcher) do(ctx context.Context, keys []string, t, burst, now, extra int64) ([]int64, error) {
+	p := &pending{keys: keys, args: [3]any{t, burst, now}, extra: extra, done: make(chan batchResult, 1)}
 	if b.direct && b.inflight.CompareAndSwap(0, 1) {
 		defer b.inflight.Add(-1)
-		return gcraScript.Run(ctx, b.scripter, keys, t, burst, now).Int64Slice()
+		g := group{ps: []*pending{p}}
+		g.answer(gcraScript.Run(ctx, b.scripter, g.keys(), g.args()...).Int64Slice())
+		r := <-p.done
+		return r.vals, r.err
 	}
 	b.inflight.Add(1)
 	defer b.inflight.Add(-1)
-	p := &pending{keys: keys, args: [3]any{t, burst, now}, done: make(chan batchResult, 1)}
 	select {
 	case b.queue <- p:
 	case <-ctx.Done():
@@ -123,9 +131,8 @@ func (b *batcher) exec(batch []*pending) {
 	if len(batch) == 1 {
 		// Nobody else waiting: a plain EVALSHA (EVAL on NOSCRIPT) is
 		// cheaper than a pipeline of one.
-		p := batch[0]
-		vals, err := gcraScript.Run(ctx, b.scripter, p.keys, p.args[:]...).Int64Slice()
-		p.done <- batchResult{vals, err}
+		g := group{ps: batch}
+		g.answer(gcraScript.Run(ctx, b.scripter, g.keys(), g.args()...).Int64Slice())
 		return
 	}
 	groups := coalesce(batch)
@@ -171,20 +178,32 @@ type group struct {
 
 func (g *group) keys() []string { return g.ps[0].keys }
 
+// n is how many tokens the group asks for: one per request plus the
+// extra tokens asked for leases.
+func (g *group) n() int64 {
+	n := int64(len(g.ps))
+	for _, p := range g.ps {
+		n += p.extra
+	}
+	return n
+}
+
 func (g *group) args() []any {
 	a := g.ps[0].args
-	if len(g.ps) == 1 {
-		return a[:]
+	if n := g.n(); n > 1 {
+		return []any{a[0], a[1], a[2], n}
 	}
-	return []any{a[0], a[1], a[2], int64(len(g.ps))}
+	return a[:]
 }
 
 // answer splits the group's reply {granted, remaining, reset, retry} (as of
 // after the grants) into one reply per request, in queue order: the first
 // granted requests are admitted, each seeing the bucket as it was after its
-// own admission; the rest are denied with the group's retry time.
+// own admission; the rest are denied with the group's retry time. Tokens
+// granted beyond the requests go, in order, to the requests that asked for
+// extra ones: their first value is 1 + their share.
 func (g *group) answer(vals []int64, err error) {
-	if err != nil || len(vals) != 4 || len(g.ps) == 1 {
+	if err != nil || len(vals) != 4 {
 		for _, p := range g.ps {
 			p.done <- batchResult{vals, err}
 		}
@@ -192,14 +211,17 @@ func (g *group) answer(vals []int64, err error) {
 	}
 	granted, remaining, reset, retry := vals[0], vals[1], vals[2], vals[3]
 	t := g.ps[0].args[0].(int64)
+	surplus := max(0, granted-int64(len(g.ps)))
 	for i, p := range g.ps {
 		j := int64(i)
-		if j < granted {
-			after := granted - j - 1 // admissions after this one
-			p.done <- batchResult{vals: []int64{1, remaining + after, reset - after*t, 0}}
+		if j >= granted {
+			p.done <- batchResult{vals: []int64{0, 0, reset, retry}}
 			continue
 		}
-		p.done <- batchResult{vals: []int64{0, 0, reset, retry}}
+		share := min(p.extra, surplus)
+		surplus -= share
+		after := granted - j - 1 // tokens granted after this request's own
+		p.done <- batchResult{vals: []int64{1 + share, remaining + after, reset - after*t, 0}}
 	}
 }
 

@@ -16,7 +16,7 @@ func (r *Redis) AllowBatch(keys []string, limit Limit) ([]Decision, []error) {
 	ds, errs := make([]Decision, len(keys)), make([]error, len(keys))
 	for i, p := range batch {
 		res := <-p.done
-		ds[i], errs[i] = parseReply(res.vals, res.err)
+		ds[i], _, errs[i] = parseReply(res.vals, res.err)
 		if errs[i] == nil {
 			ds[i].Limit = limit.burst()
 		}

@@ -131,6 +131,9 @@ func Middleware(opts Options) func(http.Handler) http.Handler {
 // a GCRA/token bucket maps onto a quota-per-window policy.
 func setHeaders(h http.Header, policyName string, limit Limit, d Decision) {
 	burst := limit.burst()
+	if d.Limit > 0 {
+		burst = d.Limit // what the limiter enforces (Redis leases lower it slightly)
+	}
 	window := ceilSeconds(time.Duration(int64(burst)*limit.intervalMicros())*time.Microsecond, 1)
 	reset := ceilSeconds(d.ResetAfter, 0)
 	q := strconv.Itoa(burst)

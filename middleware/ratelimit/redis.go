@@ -95,6 +95,14 @@ type RedisOptions struct {
 	// *redis.ClusterClient, redis.UniversalClient); other clients are never
 	// batched.
 	BatchWorkers int
+	// Lease is how long a replica may admit requests for a busy key from
+	// tokens it took from Redis ahead of them (see DefaultLease and
+	// lease.go): a busy tenant then costs one round trip per lease, not
+	// per request, with the same guarantee against over-admission. Keys
+	// that lease run with a burst lowered by ⌈Lease/T⌉ tokens (at most
+	// 2%). 0 means DefaultLease; negative turns leases off. Use the same
+	// value on every replica sharing the Redis.
+	Lease time.Duration
 }
 
 // Redis is a GCRA limiter whose state lives in Redis, shared by every
@@ -111,6 +119,8 @@ type Redis struct {
 	ctxBounded bool
 	fallback   *Memory
 	batch      *batcher // nil: one round trip per decision
+	lease      time.Duration
+	leases     leases
 	errors     prometheus.Counter
 	log        *throttledLog
 }
@@ -130,6 +140,10 @@ func NewRedis(client redis.Scripter, opts RedisOptions) (*Redis, error) {
 		failClosed: opts.FailClosed,
 		now:        opts.Now,
 		fallback:   NewMemory(MemoryOptions{Now: opts.Now}),
+		lease:      opts.Lease,
+	}
+	if r.lease == 0 {
+		r.lease = DefaultLease
 	}
 	if r.timeout <= 0 {
 		r.timeout = DefaultRedisTimeout
@@ -174,13 +188,34 @@ func (r *Redis) Allow(ctx context.Context, key string, limit Limit) (Decision, e
 	if err := limit.Validate(); err != nil {
 		return Decision{}, err
 	}
-	now := int64(-1)
+	clock := time.Now
 	if r.now != nil {
-		now = r.now().UnixMicro()
+		clock = r.now
 	}
-	d, err := r.eval(ctx, key, limit, now)
+	lim := limit
+	var l *lease
+	var extra int64
+	if reserve, ok := leaseReserve(r.lease, limit); ok {
+		lim.Burst = limit.burst() - reserve
+		l = r.leases.get(key, clock())
+		if d, ok := l.take(clock()); ok {
+			return d, nil
+		}
+		extra = l.want(clock(), r.lease)
+	}
+	now := int64(-1)
+	start := clock()
+	if r.now != nil {
+		now = start.UnixMicro()
+	}
+	d, surplus, err := r.eval(ctx, key, lim, now, extra)
 	if err == nil {
-		d.Limit = limit.burst() // the script does not echo it back
+		d.Limit = lim.burst() // the script does not echo it back
+	}
+	if l != nil {
+		l.got(start, r.lease, extra, surplus, d, err == nil)
+	}
+	if err == nil {
 		return d, nil
 	}
 	if ctx.Err() != nil {
@@ -197,16 +232,24 @@ func (r *Redis) Allow(ctx context.Context, key string, limit Limit) (Decision, e
 	return r.fallback.Allow(ctx, key, limit)
 }
 
-func (r *Redis) eval(ctx context.Context, key string, limit Limit, now int64) (Decision, error) {
+// eval takes one decision, plus up to extra tokens for the key's lease;
+// surplus is how many of those were granted.
+func (r *Redis) eval(ctx context.Context, key string, limit Limit, now, extra int64) (d Decision, surplus int64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	keys := []string{r.prefix + key}
 	t, b := limit.intervalMicros(), int64(limit.burst())
 	if r.batch != nil {
-		return parseReply(r.batch.do(ctx, keys, t, b, now))
+		return parseReply(r.batch.do(ctx, keys, t, b, now, extra))
+	}
+	run := func() ([]int64, error) {
+		g := group{ps: []*pending{{keys: keys, args: [3]any{t, b, now}, extra: extra, done: make(chan batchResult, 1)}}}
+		g.answer(gcraScript.Run(ctx, r.client, g.keys(), g.args()...).Int64Slice())
+		res := <-g.ps[0].done
+		return res.vals, res.err
 	}
 	if r.ctxBounded {
-		return parseReply(gcraScript.Run(ctx, r.client, keys, t, b, now).Int64Slice())
+		return parseReply(run())
 	}
 	type result struct {
 		vals []int64
@@ -214,14 +257,14 @@ func (r *Redis) eval(ctx context.Context, key string, limit Limit, now int64) (D
 	}
 	done := make(chan result, 1) // buffered: the goroutine never blocks after we stop waiting
 	go func() {
-		v, err := gcraScript.Run(ctx, r.client, keys, t, b, now).Int64Slice()
+		v, err := run()
 		done <- result{v, err}
 	}()
 	select {
 	case res := <-done:
 		return parseReply(res.vals, res.err)
 	case <-ctx.Done():
-		return Decision{}, fmt.Errorf("redis gcra script: %w", ctx.Err())
+		return Decision{}, 0, fmt.Errorf("redis gcra script: %w", ctx.Err())
 	}
 }
 
@@ -235,12 +278,14 @@ func (r *Redis) Close() error {
 	return nil
 }
 
-func parseReply(v []int64, err error) (Decision, error) {
+// parseReply reads one request's reply {admitted (1 + surplus tokens) or
+// 0, remaining, reset_after_µs, retry_after_µs}.
+func parseReply(v []int64, err error) (Decision, int64, error) {
 	if err != nil {
-		return Decision{}, fmt.Errorf("redis gcra script: %w", err)
+		return Decision{}, 0, fmt.Errorf("redis gcra script: %w", err)
 	}
 	if len(v) != 4 {
-		return Decision{}, fmt.Errorf("redis gcra script: %d values in reply, want 4", len(v))
+		return Decision{}, 0, fmt.Errorf("redis gcra script: %d values in reply, want 4", len(v))
 	}
 	d := Decision{
 		Allowed:    v[0] >= 1,
@@ -248,10 +293,11 @@ func parseReply(v []int64, err error) (Decision, error) {
 		ResetAfter: micros(v[2]),
 		RetryAfter: micros(v[3]),
 	}
-	if d.Allowed {
-		d.RetryAfter = 0 // the script reports the next request's wait
+	if !d.Allowed {
+		return d, 0, nil
 	}
-	return d, nil
+	d.RetryAfter = 0 // the script reports the next request's wait
+	return d, v[0] - 1, nil
 }
 
 // throttledLog writes at most one line per interval and counts the rest, so
