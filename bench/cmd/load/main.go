@@ -405,8 +405,12 @@ func measureBackend(ctx context.Context, cfg config, bin, tmp, backend string, o
 	}
 	admin := harness.API{Base: srv.Base, Token: srv.PlatformKey}
 	fmt.Fprintf(out, "%s: seeding %d tenants…\n", backend, cfg.tenants)
+	// Limits far above what the run can reach, but finite: every tenant
+	// request goes through the whole chain — the rate-limit decision and
+	// the quota check included (-1, unlimited, would skip both) — and is
+	// never refused.
 	tenants, err := harness.Seed(ctx, admin, harness.SeedOptions{Count: cfg.tenants, Prefix: "bench", Plan: "pro",
-		Scopes: []string{"read", "usage:write"}, RatePerMinute: -1, CallsPerMonth: -1})
+		Scopes: []string{"read", "usage:write"}, RatePerMinute: 1_000_000_000, CallsPerMonth: 1_000_000_000_000})
 	if err != nil {
 		return nil, nil, err
 	}
