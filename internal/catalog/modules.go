@@ -305,11 +305,13 @@ func lagoModule() Module {
 }
 
 // lagoKeyDir is where Lago looks for its RSA key: config/initializers/rsa_keys.rb
-// reads config/keys/private.pem when the file exists and only otherwise
-// decodes LAGO_RSA_PRIVATE_KEY. Lago's own production compose fills this
-// directory the same way, from a one-shot job in a volume; the file-based
-// lookup is in getlago/api since v1.27.1 at the latest (the tag that compose
-// pins), so the v1.48.1 we pin has it too.
+// (getlago/lago-api at a74c1288) reads config/keys/private.pem when the file
+// exists and only otherwise decodes LAGO_RSA_PRIVATE_KEY. Lago's own
+// production compose fills this directory the same way, from a one-shot job
+// in a volume, with getlago/api:v1.27.1 and LAGO_RSA_PRIVATE_KEY empty by
+// default, so that tag already reads the file. That the v1.48.1 we pin still
+// does is inferred (the initializer was not read at that tag): check it when
+// bumping ImageLagoAPI.
 const lagoKeyDir = "/app/config/keys"
 
 // lagoKeysScript is the lago-keys job, run on every `up` in the Lago API
