@@ -2,7 +2,12 @@ package cli
 
 import (
 	"fmt"
+	"log/slog"
+	"math"
 	"net"
+	"os"
+	"runtime/debug"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -53,12 +58,14 @@ Every flag has an environment variable; see docs/config.md.`,
 			if err != nil {
 				return fmt.Errorf("serve: %w", err)
 			}
+			memory := setRuntimeMemory(cfg)
 			ctx := cmd.Context()
 			srv, err := server.New(ctx, cfg, io.Err)
 			if err != nil {
 				return fmt.Errorf("serve: %w", err)
 			}
 			defer srv.Close()
+			srv.Logger.Info("go runtime memory settings", memory...)
 			secret, err := srv.EnsurePlatformKey(ctx)
 			if err != nil {
 				return fmt.Errorf("serve: %w", err)
@@ -85,4 +92,32 @@ Every flag has an environment variable; see docs/config.md.`,
 	}
 	addConfigFlags(cmd.Flags())
 	return cmd
+}
+
+// setRuntimeMemory applies the garbage collector target and the soft
+// memory limit of the Go runtime (FASTSAAS_GC_PERCENT and
+// FASTSAAS_MEMORY_LIMIT, "auto" by default).
+// GOGC and GOMEMLIMIT in the environment were applied by the runtime at
+// start; "auto" leaves them alone, an explicit setting of ours wins.
+// It returns the settings in force as log attributes.
+func setRuntimeMemory(cfg config.Config) []any {
+	gogc, gogcSet := os.LookupEnv("GOGC")
+	gcPercent := "GOGC=" + gogc
+	if p := cfg.EffectiveGCPercent(gogcSet); p > 0 {
+		debug.SetGCPercent(p)
+		gcPercent = strconv.Itoa(p)
+	} else if !gogcSet {
+		gcPercent = "100 (Go's default)"
+	}
+	_, gomemlimitSet := os.LookupEnv("GOMEMLIMIT")
+	if limit := cfg.EffectiveMemoryLimit(gomemlimitSet); limit > 0 {
+		debug.SetMemoryLimit(limit)
+	} else if cfg.MemoryLimit == 0 {
+		debug.SetMemoryLimit(math.MaxInt64) // "off" overrides GOMEMLIMIT too
+	}
+	attrs := []any{slog.String("gc_percent", gcPercent), slog.String("memory_limit", "none")}
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 { // a negative value only reads
+		attrs[1] = slog.Int64("memory_limit_bytes", limit)
+	}
+	return attrs
 }

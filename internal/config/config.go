@@ -77,6 +77,70 @@ type Config struct {
 	// IPRateLimit is the per-client-address limit per minute applied before
 	// authentication; -1 disables it.
 	IPRateLimit int
+	// MemoryLimit is the Go runtime's soft memory limit in bytes
+	// (runtime/debug.SetMemoryLimit), MemoryLimitAuto for the built-in
+	// choice (see EffectiveMemoryLimit), or 0 for none.
+	MemoryLimit int64
+	// GCPercent is the garbage collector's target heap growth in percent
+	// (runtime/debug.SetGCPercent, like GOGC), or GCPercentAuto for the
+	// built-in choice (see EffectiveGCPercent).
+	GCPercent int
+}
+
+// MemoryLimitAuto is the MemoryLimit value "auto".
+const MemoryLimitAuto = -1
+
+// GCPercentAuto is the GCPercent value "auto".
+const GCPercentAuto = 0
+
+// Embedded-mode memory defaults, applied by "auto" (measured with
+// bench/cmd/load, embedded backend; method and numbers in
+// docs/performance.md).
+//
+// Under read load serve's live heap is 5-6 MiB, and Go's default (GOGC=100)
+// lets the heap grow to twice that between collections: GOGC=50 took 6-8
+// MiB off RSS in every scenario, for about 8 µs more CPU per request
+// (BenchmarkHotPath, cpu-µs/op: /health 14 → 22, tenant list 42-50 → 56-60).
+//
+// The memory limit is a backstop, not the main tool: ingest keeps 20-30 MiB
+// of request bodies and decoded events live, and a limit below that makes
+// the collector run all the time (24 MiB: 6× the CPU per ingest request;
+// 32 MiB with GOGC=50: 2×). 64 MiB is above what the measured scenarios
+// need and caps heavier bursts.
+const (
+	EmbeddedGCPercent   = 50
+	EmbeddedMemoryLimit = 64 << 20
+)
+
+// EffectiveMemoryLimit resolves MemoryLimit: the soft limit serve should
+// set, 0 for none (leave the runtime as it is). "auto" defers to GOMEMLIMIT
+// when the environment sets it (gomemlimitSet), else means
+// EmbeddedMemoryLimit in embedded mode and none with Postgres or Redis,
+// where the operator sizes the container.
+func (c Config) EffectiveMemoryLimit(gomemlimitSet bool) int64 {
+	switch {
+	case c.MemoryLimit >= 0:
+		return c.MemoryLimit
+	case gomemlimitSet || !c.Embedded():
+		return 0
+	default:
+		return EmbeddedMemoryLimit
+	}
+}
+
+// EffectiveGCPercent resolves GCPercent: the value serve should set, 0 to
+// leave the runtime's (GOGC, default 100). "auto" defers to GOGC when the
+// environment sets it (gogcSet), else means EmbeddedGCPercent in embedded
+// mode and Go's default with Postgres or Redis.
+func (c Config) EffectiveGCPercent(gogcSet bool) int {
+	switch {
+	case c.GCPercent != GCPercentAuto:
+		return c.GCPercent
+	case gogcSet || !c.Embedded():
+		return 0
+	default:
+		return EmbeddedGCPercent
+	}
 }
 
 // Option describes one setting: where it comes from and what it means.
@@ -235,6 +299,62 @@ var Options = []Option{
 			c.IPRateLimit = n
 			return nil
 		}},
+	{Env: "FASTSAAS_GC_PERCENT", Flag: "gc-percent", Default: "auto",
+		Doc: "Garbage collection target of the Go runtime, as GOGC sets it: the heap may grow by this percentage of the live data before the next collection (10-1000), " +
+			"or `auto` = 50 in embedded mode unless GOGC is set, Go's default (100) with DATABASE_URL or REDIS_URL. Lower values use less memory and more CPU.",
+		set: func(c *Config, v string) error {
+			if strings.EqualFold(v, "auto") {
+				c.GCPercent = GCPercentAuto
+				return nil
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 10 || n > 1000 {
+				return fmt.Errorf("FASTSAAS_GC_PERCENT: want auto or an integer from 10 to 1000, got %q", v)
+			}
+			c.GCPercent = n
+			return nil
+		}},
+	{Env: "FASTSAAS_MEMORY_LIMIT", Flag: "memory-limit", Default: "auto",
+		Doc: "Soft memory limit of the Go runtime, as GOMEMLIMIT sets it: a size (`48MiB`, `1GiB`, bytes without a suffix), `off`, or `auto` = 64MiB in embedded mode unless GOMEMLIMIT is set, none with DATABASE_URL or REDIS_URL. " +
+			"Near the limit the garbage collector runs more often instead of letting the heap grow, up to half the CPU when the live data does not fit; serve never fails for it. " +
+			"It covers the Go heap, stacks and runtime data, not the binary's own pages or SQLite's page caches, which come on top.",
+		set: func(c *Config, v string) error {
+			switch strings.ToLower(v) {
+			case "auto":
+				c.MemoryLimit = MemoryLimitAuto
+				return nil
+			case "off", "0":
+				c.MemoryLimit = 0
+				return nil
+			}
+			n, err := parseSize(v)
+			if err != nil || n < 8<<20 {
+				return fmt.Errorf("FASTSAAS_MEMORY_LIMIT: want auto, off or a size of at least 8MiB such as 48MiB, got %q", v)
+			}
+			c.MemoryLimit = n
+			return nil
+		}},
+}
+
+// parseSize reads a byte count in GOMEMLIMIT's syntax: an integer with an
+// optional B, KiB, MiB, GiB or TiB suffix.
+func parseSize(v string) (int64, error) {
+	units := []struct {
+		suffix string
+		shift  uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
+	shift := uint(0)
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(v, u.suffix); ok {
+			v, shift = num, u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)>>shift {
+		return 0, fmt.Errorf("bad size %q", v)
+	}
+	return n << shift, nil
 }
 
 func scheme(v string) string {

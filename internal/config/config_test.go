@@ -74,6 +74,7 @@ func TestPrecedenceAndParsing(t *testing.T) {
 		LagoAPIURL: "http://lago:3000", LagoAPIKey: "s3cret", LogLevel: slog.LevelDebug,
 		CORSOrigins:  []string{"https://app.example.com", "http://localhost:3000"},
 		MaxBodyBytes: 1 << 20, ShutdownTimeout: 15 * time.Second, IPRateLimit: 1200, RedisPrefix: "fastsaas:",
+		MemoryLimit: MemoryLimitAuto, GCPercent: GCPercentAuto,
 	}
 	if diff := cmp.Diff(want, c, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("Load mismatch (-want +got):\n%s", diff)
@@ -172,6 +173,100 @@ func TestReferenceUpToDate(t *testing.T) {
 	for _, o := range Options {
 		if o.Doc == "" || o.set == nil {
 			t.Errorf("option %s lacks Doc or setter", o.Env)
+		}
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		value      string
+		env        map[string]string // besides FASTSAAS_MEMORY_LIMIT
+		gomemlimit bool
+		want       int64 // EffectiveMemoryLimit
+	}{
+		{value: "", want: EmbeddedMemoryLimit}, // unset: the default, auto
+		{value: "auto", want: EmbeddedMemoryLimit},
+		{value: "AUTO", gomemlimit: true, want: 0},
+		{value: "auto", env: map[string]string{"DATABASE_URL": "postgres://db/app"}, want: 0},
+		{value: "auto", env: map[string]string{"REDIS_URL": "redis://cache:6379"}, want: 0},
+		{value: "off", want: 0},
+		{value: "0", want: 0},
+		{value: "48MiB", want: 48 << 20},
+		{value: "48MiB", gomemlimit: true, want: 48 << 20}, // explicit beats GOMEMLIMIT
+		{value: "1GiB", env: map[string]string{"DATABASE_URL": "postgres://db/app"}, want: 1 << 30},
+		{value: "16777216", want: 16 << 20},
+		{value: "16777216B", want: 16 << 20},
+		{value: "8192KiB", want: 8 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			if tt.value != "" {
+				env["FASTSAAS_MEMORY_LIMIT"] = tt.value
+			}
+			c, err := Load(Source{Env: envOf(env)})
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if got := c.EffectiveMemoryLimit(tt.gomemlimit); got != tt.want {
+				t.Errorf("EffectiveMemoryLimit(%v) = %d, want %d", tt.gomemlimit, got, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"lots", "48MB", "48 MiB", "-1", "1MiB", "1B", "99999999999TiB", "1.5GiB"} {
+		_, err := Load(Source{Env: envOf(map[string]string{"FASTSAAS_MEMORY_LIMIT": bad})})
+		if err == nil || !strings.Contains(err.Error(), "FASTSAAS_MEMORY_LIMIT") {
+			t.Errorf("FASTSAAS_MEMORY_LIMIT=%q: error = %v, want one naming the variable", bad, err)
+		}
+	}
+}
+
+func TestGCPercent(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		value   string
+		env     map[string]string // besides FASTSAAS_GC_PERCENT
+		gogcSet bool
+		want    int // EffectiveGCPercent
+	}{
+		{value: "", want: EmbeddedGCPercent}, // unset: the default, auto
+		{value: "auto", want: EmbeddedGCPercent},
+		{value: "Auto", gogcSet: true, want: 0},
+		{value: "auto", env: map[string]string{"DATABASE_URL": "postgres://db/app"}, want: 0},
+		{value: "auto", env: map[string]string{"REDIS_URL": "redis://cache:6379"}, want: 0},
+		{value: "100", want: 100},
+		{value: "75", gogcSet: true, want: 75}, // explicit beats GOGC
+		{value: "10", env: map[string]string{"REDIS_URL": "redis://cache:6379"}, want: 10},
+		{value: "1000", want: 1000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			if tt.value != "" {
+				env["FASTSAAS_GC_PERCENT"] = tt.value
+			}
+			c, err := Load(Source{Env: envOf(env)})
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if got := c.EffectiveGCPercent(tt.gogcSet); got != tt.want {
+				t.Errorf("EffectiveGCPercent(%v) = %d, want %d", tt.gogcSet, got, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"off", "-1", "0", "9", "1001", "50%", "fifty"} {
+		_, err := Load(Source{Env: envOf(map[string]string{"FASTSAAS_GC_PERCENT": bad})})
+		if err == nil || !strings.Contains(err.Error(), "FASTSAAS_GC_PERCENT") {
+			t.Errorf("FASTSAAS_GC_PERCENT=%q: error = %v, want one naming the variable", bad, err)
 		}
 	}
 }
