@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -58,16 +59,26 @@ type Options struct {
 	BusyTimeout time.Duration
 }
 
-// pageCacheKiB is each connection's page cache. The cache lives outside the
-// Go heap (modernc's C allocator) and, once filled, stays: with 32 MiB on
-// each of the three connections, serve's RSS rose from 46 to 110 MiB as soon
-// as every API call was metered into usage_events (measured with
-// /proc/<pid>/status under wrk). With 2 MiB it stays near 48 MiB. Live
-// ingest (current timestamps) runs at the same events per CPU-second with
-// 2 MiB as with 32 MiB (BenchmarkInsertUsageBatch/live, 1M events: 103,700
-// vs 102,600); a backfill of old timestamps loses about 17% (15,300 vs
-// 18,400), and 8 MiB on the writer alone cost 13 MiB more RSS.
-const pageCacheKiB = 2048
+// pageCacheKiB is the writer connection's page cache, readCacheKiB each
+// read connection's. The caches live outside the Go heap (modernc's C
+// allocator) and, once filled, stay: with 32 MiB on each of the three
+// connections, serve's RSS rose from 46 to 110 MiB as soon as every API call
+// was metered into usage_events (measured with /proc/<pid>/status under
+// wrk). With 2 MiB it stays near 48 MiB. Live ingest (current timestamps)
+// runs at the same events per CPU-second with 2 MiB as with 32 MiB
+// (BenchmarkInsertUsageBatch/live, 1M events: 103,700 vs 102,600); a
+// backfill of old timestamps loses about 17% (15,300 vs 18,400), and 8 MiB
+// on the writer alone cost 13 MiB more RSS.
+//
+// Readers need less: the hot reads (keys, tenants, memberships) are cached
+// above the store, and the pages they touch are a few hundred KiB for 1,000
+// tenants; a miss is a read from the OS page cache. 512 KiB per reader took
+// about 1 MiB off serve's RSS under the issue-5 read scenarios at the same
+// CPU per request (bench/cmd/load, embedded).
+const (
+	pageCacheKiB = 2048
+	readCacheKiB = 512
+)
 
 // DSN returns the modernc.org/sqlite data source for path. Write
 // connections take the lock at BEGIN (immediate), so a transaction that reads
@@ -88,7 +99,11 @@ func DSN(path string, write bool, busy time.Duration) string {
 	// and sorts stay in memory instead of temp files (measured on the
 	// ingest benchmark).
 	q.Add("_pragma", "temp_store(MEMORY)")
-	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", pageCacheKiB))
+	cache := pageCacheKiB
+	if !write {
+		cache = readCacheKiB
+	}
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cache))
 	// Checkpoint every 4096 WAL pages (64 MiB) instead of SQLite's 1000:
 	// an index page changed by many batches is copied back to the database
 	// once per checkpoint, so fewer checkpoints write less. The WAL file
@@ -228,6 +243,9 @@ func (b *backend) Classify(err error) (string, error) {
 // one run of the statement prepared at Open.
 const chunk = 500
 
+// argsPool holds argument slices of InsertEvents (chunk × 10 values).
+var argsPool = sync.Pool{New: func() any { s := make([]any, 0, chunk*10); return &s }}
+
 // insertEventsSQL is the multi-row insert of n events.
 func insertEventsSQL(n int) string {
 	const row = "(?,?,?,?,?,?,?,?,?,?)"
@@ -248,7 +266,15 @@ func (b *backend) InsertEvents(ctx context.Context, c sqlcore.Conn, events []sto
 		}
 	}()
 	inserted := 0
-	args := make([]any, 0, chunk*10)
+	// The argument slice of a full chunk is 5,000 interfaces (80 KB);
+	// batches arrive back to back during ingest, so it is reused.
+	argp := argsPool.Get().(*[]any)
+	args := (*argp)[:0]
+	defer func() {
+		clear(args) // drop the references to this batch's strings
+		*argp = args[:0]
+		argsPool.Put(argp)
+	}()
 	for start := 0; start < len(events); start += chunk {
 		part := events[start:min(start+chunk, len(events))]
 		var st *sql.Stmt
