@@ -69,7 +69,8 @@ func New(o Options) (*Handler, error) {
 		"bearer": {Type: "http", Scheme: "bearer", Description: "Platform key (fsp_…), tenant API key (fsk_…) or Logto access token"},
 	}
 	api := humago.New(mux, cfg)
-	ops := o.Service.Operations()
+	// The inbound endpoints (Lago's webhooks) are REST and OpenAPI only.
+	ops := append(o.Service.Operations(), o.Service.InboundOperations()...)
 	byID := make(map[string]core.Operation, len(ops))
 	for _, op := range ops {
 		byID[op.ID] = op
@@ -101,6 +102,13 @@ func New(o Options) (*Handler, error) {
 			}
 		}
 		op.Register(api, hop)
+		if op.BodySchema != nil {
+			// A raw body is documented as bytes; say what it really is. (The
+			// handler reads it raw either way: huma decided at Register.)
+			if reg := registered(api, op); reg != nil && reg.RequestBody != nil {
+				reg.RequestBody.Content = map[string]*huma.MediaType{"application/json": {Schema: op.BodySchema}}
+			}
+		}
 	}
 	h := &Handler{API: api, Ops: ops}
 	if o.Registry != nil {
@@ -170,6 +178,20 @@ func errorStatuses(op core.Operation) []int {
 		s = append(s, http.StatusNotFound)
 	}
 	return s
+}
+
+// registered is op as the OpenAPI document holds it.
+func registered(api huma.API, op core.Operation) *huma.Operation {
+	item := api.OpenAPI().Paths[op.Path]
+	if item == nil {
+		return nil
+	}
+	for _, o := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
+		if o != nil && o.OperationID == op.ID {
+			return o
+		}
+	}
+	return nil
 }
 
 // fastRoutes are operations whose REST route is answered by a

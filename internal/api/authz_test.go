@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fast-saas/fast-saas/internal/core"
+	"github.com/fast-saas/fast-saas/internal/lago"
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/internal/store/sqlite"
 	"github.com/fast-saas/fast-saas/internal/usage"
@@ -139,6 +140,9 @@ func newWorld(t testing.TB, missingScope string) *world {
 	}
 	t.Cleanup(func() { keys.Close() })
 	svc := &core.Service{Store: st, Plans: testPlans{}, KeyRevoked: func(h []byte) { _ = keys.RevokeHash(ctx, [32]byte(h)) }}
+	if svc.LagoWebhooks, err = lago.NewReceiver(lago.ReceiverOptions{HMACKey: []byte("test-hmac-key")}); err != nil {
+		t.Fatal(err)
+	}
 	w.svc = svc
 	auth := &Authenticator{Verifier: testVerifier{keys}, Service: svc}
 	buf, err := usage.NewMemoryBuffer(usage.MemoryOptions{Writer: st})
@@ -221,6 +225,9 @@ var matrix = map[string]struct {
 	"listAudit":          {"read", "200 200 200 403 403 404 200 403 401 401 401"},
 	"getPlatformStats":   {"", "200 403 403 403 403 403 403 403 401 401 401"},
 	"listModules":        {"", "200 403 403 403 403 403 403 403 401 401 401"},
+	// Anonymous at the HTTP level, authenticated by Lago's signature, which
+	// no principal's request carries: 401 for everyone.
+	"receiveLagoWebhook": {"", "401 401 401 401 401 401 401 401 401 401 401"},
 }
 
 // AI operations: no upstream configured → 503 for whoever may use them

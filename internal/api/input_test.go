@@ -28,6 +28,8 @@ var specRoutes = []string{
 	"GET /api/v1/ai/langflow/flows", "GET /api/v1/ai/langflow/flows/{id}", "POST /api/v1/ai/langflow/flows/{id}/run", "GET /api/v1/ai/langflow/components",
 	"POST /api/v1/ai/claude/run", "GET /api/v1/ai/claude/jobs", "GET /api/v1/ai/claude/jobs/{id}", "DELETE /api/v1/ai/claude/jobs/{id}",
 	"GET /api/v1/ai/health", "GET /api/v1/ai/langfuse/health",
+	// Added by us: Lago's webhooks (an inbound operation, not an MCP tool).
+	"POST /api/v1/webhooks/lago",
 }
 
 func TestOpenAPIMatchesTableAndSpec(t *testing.T) {
@@ -132,6 +134,7 @@ func TestBadInput(t *testing.T) {
 		{"wrong method", "PUT", "/api/v1/tenants", `{}`, 405, "method_not_allowed"},
 		{"unknown user", "POST", ten + "/members", `{"email":"nobody@example.com"}`, 404, "not_found"},
 		{"bad bearer", "GET", "/api/v1/tenants", "", 401, "invalid_token"},
+		{"webhook without signature", "POST", "/api/v1/webhooks/lago", `{"webhook_type":"invoice.created"}`, 401, "missing_signature"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 // AuditEntry is one audit log line.
 type AuditEntry struct {
 	ID        string         `json:"id"`
-	Principal string         `json:"principal" doc:"Who: user:<id>, key:<id> or platform"`
+	Principal string         `json:"principal" doc:"Who: user:<id>, key:<id>, platform, or lago (a verified Lago webhook)"`
 	Action    string         `json:"action"`
 	Target    string         `json:"target"`
 	Details   map[string]any `json:"details"`

@@ -99,6 +99,9 @@ type Operation struct {
 	FailStatus int
 	// Input and Output are the typed request and response structs.
 	Input, Output reflect.Type
+	// BodySchema, for an operation that takes its body raw (RawBody,
+	// verified byte for byte), is the body as OpenAPI documents it.
+	BodySchema *huma.Schema
 
 	register func(api huma.API, op huma.Operation)
 	call     func(ctx context.Context, raw json.RawMessage) (any, error)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fast-saas/fast-saas/internal/ai"
+	"github.com/fast-saas/fast-saas/internal/lago"
 	"github.com/fast-saas/fast-saas/internal/store"
 )
 
@@ -89,6 +90,10 @@ type Service struct {
 	// bounds each one (0 = 1 s).
 	Ready        []Check
 	CheckTimeout time.Duration
+
+	// LagoWebhooks verifies and counts Lago's webhooks; nil answers them
+	// 503 (not configured).
+	LagoWebhooks *lago.Receiver
 }
 
 func (s *Service) now() time.Time {

@@ -116,6 +116,10 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 	}
 	checks = append(checks, pipelineCheck(st, s.redis, cfg.RedisPrefix, cfg.LagoAPIURL != ""))
 	s.Service.Ready = checks
+	if s.Service.LagoWebhooks, err = lagoWebhooks(cfg, s.redis, reg); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if s.gauges, err = newTenantGauges(reg, s.Service, st, logger); err != nil {
 		s.Close()
 		return nil, err

@@ -10,6 +10,11 @@
 // Tests can switch it "down" (503 or a dropped connection), make chosen events
 // invalid, and read back exactly what it stored and how often each
 // transaction id was delivered.
+//
+// It also plays Lago's webhook sender (see webhook.go): an RSA key pair
+// and an organization HMAC key, the public key served at
+// GET /api/v1/webhooks/public_key and /json_public_key, and deliveries
+// signed and sent the way Lago sends them.
 package lagofake
 
 import (
@@ -64,6 +69,9 @@ type Options struct {
 	// CountOnly keeps only transaction ids, not the events, for runs with
 	// millions of events (the fault harness): Events returns nothing then.
 	CountOnly bool
+	// Issuer is the iss of jwt webhook signatures (Lago's LAGO_API_URL);
+	// empty means the fake's own URL.
+	Issuer string
 }
 
 // Stored is an event the fake accepted, with when it received it.
@@ -92,6 +100,7 @@ type Server struct {
 	customers     map[string]lago.Customer
 	subscriptions map[string]lago.Subscription
 	requests      map[string]int // "METHOD path" → count (including failures)
+	webhookKeys
 }
 
 // New starts a fake.
@@ -127,7 +136,13 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /api/v1/customers", s.customer)
 	mux.HandleFunc("POST /api/v1/subscriptions", s.createSubscription)
 	mux.HandleFunc("PUT /api/v1/subscriptions/{external_id}", s.updateSubscription)
+	mux.HandleFunc("GET /api/v1/webhooks/public_key", s.publicKey)
+	mux.HandleFunc("GET /api/v1/webhooks/json_public_key", s.jsonPublicKey)
 	s.Server = httptest.NewServer(s.gate(mux))
+	s.issuer = opts.Issuer
+	if s.issuer == "" {
+		s.issuer = s.URL
+	}
 	return s
 }
 
