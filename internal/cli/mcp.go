@@ -70,10 +70,12 @@ The server also serves the same tools over Streamable HTTP at /mcp. See docs/mcp
 			// service behind it is never called in remote mode.
 			ops := (&core.Service{}).Operations()
 			// Building the tool set leaves a few MB of short-lived garbage
-			// (schema generation, the SDK's per-tool schema checks):
-			// collecting it as it is made, and returning it to the OS,
-			// keeps this long-lived, mostly idle process small.
-			gc := debug.SetGCPercent(30)
+			// (the SDK re-decodes every tool's schema). Collecting it once,
+			// after the build, and returning it to the OS keeps this
+			// long-lived, mostly idle process small: measured, that peaks
+			// lower than collecting as it is made (GOGC 30), whose cycles
+			// also touch the GC's own code and the stack maps of the binary.
+			gc := debug.SetGCPercent(-1)
 			srv, err := mcpserver.New(ops, mcpserver.Remote{Client: c}, mcpserver.Options{ReadOnly: readOnly,
 				Resources: []mcpserver.Resource{mcpserver.CatalogResource(), mcpserver.OpenAPIResource(openAPI)},
 				Logger:    slog.New(slog.NewTextHandler(io.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))})

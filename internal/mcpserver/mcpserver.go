@@ -116,9 +116,29 @@ type builtTool struct {
 	shape *shape
 }
 
-// build derives the tools of ops (all of them, or the read-only ones).
+// build derives the tools of ops (all of them, or the read-only ones),
+// deriving every input schema now.
 func build(ops []core.Operation, readOnly bool) ([]builtTool, huma.Registry, error) {
+	tools, set, err := buildTools(ops, readOnly, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tools, set.reg, nil
+}
+
+// buildTools derives the tools of ops. An operation whose input schema is
+// in recorded (same tool name, same input type) takes the recorded schema,
+// and its shape is derived on the first tool call instead (see
+// lazyShapes); the others are derived now.
+func buildTools(ops []core.Operation, readOnly bool, recorded map[string]recordedSchema) ([]builtTool, *lazyShapes, error) {
+	set := &lazyShapes{reg: huma.NewMapRegistry("#/$defs/", huma.DefaultSchemaNamer)}
+	if recorded == nil {
+		set = nil // all derived now: no first-call work
+	}
 	reg := huma.NewMapRegistry("#/$defs/", huma.DefaultSchemaNamer)
+	if set != nil {
+		reg = set.reg
+	}
 	var out []builtTool
 	seen := map[string]string{}
 	for _, op := range ops {
@@ -130,16 +150,22 @@ func build(ops []core.Operation, readOnly bool) ([]builtTool, huma.Registry, err
 			return nil, nil, fmt.Errorf("mcp: operations %s and %s map to the same tool %s", other, op.ID, name)
 		}
 		seen[name] = op.ID
-		sh, err := shapeOf(reg, op.Input)
-		if err != nil {
-			return nil, nil, fmt.Errorf("mcp: tool %s: %w", name, err)
-		}
+		var sh *shape
 		// Raw JSON, not the SDK's typed schema: that would render the
 		// "any value" schema {} as true, which some clients' schema
 		// converters refuse.
-		schema, err := schemaJSON(reg, sh.Schema)
-		if err != nil {
-			return nil, nil, fmt.Errorf("mcp: tool %s: schema: %w", name, err)
+		var schema json.RawMessage
+		if rec, ok := recorded[name]; ok && rec.Input == op.Input.String() {
+			sh, schema = set.later(op.Input), rec.Schema
+		} else {
+			var err error
+			if sh, err = shapeOf(reg, op.Input); err != nil {
+				return nil, nil, fmt.Errorf("mcp: tool %s: %w", name, err)
+			}
+			if schema, err = schemaJSON(reg, sh.Schema); err != nil {
+				return nil, nil, fmt.Errorf("mcp: tool %s: schema: %w", name, err)
+			}
+			sh.lazy = set
 		}
 		ro := ReadOnly(op)
 		destructive := op.Method == http.MethodDelete
@@ -165,7 +191,10 @@ func build(ops []core.Operation, readOnly bool) ([]builtTool, huma.Registry, err
 		}
 		out = append(out, builtTool{Tool: Tool{Name: name, Op: op, Tool: t}, shape: sh})
 	}
-	return out, reg, nil
+	if set == nil {
+		set = &lazyShapes{reg: reg}
+	}
+	return out, set, nil
 }
 
 func describe(op core.Operation) string {
@@ -186,11 +215,21 @@ func Tools(ops []core.Operation, readOnly bool) ([]Tool, error) {
 }
 
 // New builds an MCP server whose tools run ops through b.
+//
+// The input schemas of the operation table come from the recorded table
+// (tool_schemas.json, kept equal to the derivation by a test), so starting
+// a server does not run the schema derivation: the argument shapes used to
+// validate and route calls are derived on the first tool call.
 func New(ops []core.Operation, b Backend, o Options) (*mcp.Server, error) {
-	tools, reg, err := build(ops, o.ReadOnly)
+	recorded, err := recordedSchemas()
 	if err != nil {
 		return nil, err
 	}
+	tools, set, err := buildTools(ops, o.ReadOnly, recorded)
+	if err != nil {
+		return nil, err
+	}
+	reg := set.reg
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -207,7 +246,7 @@ func New(ops []core.Operation, b Backend, o Options) (*mcp.Server, error) {
 	for _, t := range tools {
 		srv.AddTool(t.Tool.Tool, handler(t, reg, b, logger))
 	}
-	for _, r := range resources(ops, b, o.Resources) {
+	for _, r := range resources(ops, b, o.Resources, set) {
 		read := r.Read
 		srv.AddResource(&mcp.Resource{URI: r.URI, Name: r.Name, Title: r.Title, Description: r.Description, MIMEType: r.MIMEType},
 			func(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
@@ -224,19 +263,19 @@ func New(ops []core.Operation, b Backend, o Options) (*mcp.Server, error) {
 
 // resources adds the plan table (read through the backend, so it is the
 // server's own table in either mode) to the given resources.
-func resources(ops []core.Operation, b Backend, extra []Resource) []Resource {
+func resources(ops []core.Operation, b Backend, extra []Resource, set *lazyShapes) []Resource {
 	out := []Resource{}
 	for _, op := range ops {
 		if op.ID != "listPlans" {
 			continue
 		}
-		sh, err := shapeOf(huma.NewMapRegistry("#/$defs/", huma.DefaultSchemaNamer), op.Input)
-		if err != nil {
-			break
-		}
+		sh := set.later(op.Input)
 		out = append(out, Resource{URI: "fast-saas://plans", Name: "plans", Title: "Plan table",
 			Description: "Every plan with its limits (-1 = unlimited) and features.", MIMEType: "application/json",
 			Read: func(ctx context.Context) ([]byte, error) {
+				if err := sh.ensure(); err != nil {
+					return nil, err
+				}
 				return b.Call(ctx, Call{Op: op, Args: map[string]any{}, shape: sh})
 			}})
 	}

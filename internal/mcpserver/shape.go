@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -41,6 +42,49 @@ type shape struct {
 	bodyOptional bool
 	Schema       *huma.Schema
 	byName       map[string]param
+	// lazy, when set, is the tool set this shape belongs to: every use
+	// goes through lazy.once, which derives the deferred shapes (input
+	// set, fields empty until then) and orders that derivation, which
+	// writes the shared registry, before any validation reads it.
+	lazy  *lazyShapes
+	input reflect.Type
+}
+
+// lazyShapes derives the argument shapes of a tool set on first use.
+type lazyShapes struct {
+	reg     huma.Registry
+	once    sync.Once
+	pending []*shape
+	err     error
+}
+
+// later returns a shape of t to be derived on first use.
+func (l *lazyShapes) later(t reflect.Type) *shape {
+	sh := &shape{lazy: l, input: t}
+	l.pending = append(l.pending, sh)
+	return sh
+}
+
+func (l *lazyShapes) derive() {
+	for _, sh := range l.pending {
+		d, err := shapeOf(l.reg, sh.input)
+		if err != nil {
+			l.err = fmt.Errorf("mcp: input %s: %w", sh.input, err)
+			return
+		}
+		sh.Params, sh.Body, sh.BodyArg, sh.BodyRequired, sh.bodyOptional = d.Params, d.Body, d.BodyArg, d.BodyRequired, d.bodyOptional
+		sh.Schema, sh.byName = d.Schema, d.byName
+	}
+}
+
+// ensure derives the shape if it was deferred; it must precede any use of
+// the shape's fields.
+func (sh *shape) ensure() error {
+	if sh.lazy == nil {
+		return nil
+	}
+	sh.lazy.once.Do(sh.lazy.derive)
+	return sh.lazy.err
 }
 
 // bodyArg is the argument that carries a body passed whole.
@@ -239,6 +283,9 @@ func refsIn(b []byte) []string {
 // (the REST adapter's rules) and returns the messages, each naming the
 // argument at fault.
 func (sh *shape) validate(reg huma.Registry, args map[string]any) []*huma.ErrorDetail {
+	if err := sh.ensure(); err != nil {
+		return []*huma.ErrorDetail{{Message: "the tool's input schema cannot be derived: " + err.Error()}}
+	}
 	pb := huma.NewPathBuffer(make([]byte, 0, 64), 0)
 	res := &huma.ValidateResult{}
 	huma.Validate(reg, sh.Schema, pb, huma.ModeWriteToServer, args, res)
@@ -259,6 +306,9 @@ func (sh *shape) validate(reg huma.Registry, args map[string]any) []*huma.ErrorD
 // are applied, as the REST adapter does for omitted parameters and body
 // fields.
 func (sh *shape) coreInput(args map[string]any) (json.RawMessage, error) {
+	if err := sh.ensure(); err != nil {
+		return nil, err
+	}
 	in := map[string]any{}
 	var body map[string]any
 	for _, p := range sh.Params {
