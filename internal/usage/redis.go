@@ -25,6 +25,10 @@ const (
 	DefaultDead   = "usage:dead"    // entries the store refuses for good
 	DefaultGroup  = "usage-writers" // the consumer group
 	fieldEvent    = "e"
+	// fieldBatch holds several events in one entry, one wire event per
+	// line: a group commit is then one XADD, one entry to read, ack and
+	// delete, instead of one per event.
+	fieldBatch = "b"
 )
 
 // RedisOptions name the stream. Client is required.
@@ -48,9 +52,12 @@ type RedisOptions struct {
 // away only when a Consumer has stored and acknowledged them.
 //
 // Record commits in groups: concurrent calls (one per API request) are
-// gathered by a few writer goroutines and sent as one pipeline, so a busy
-// server pays one round trip for many events while a quiet one waits for
-// nobody — a writer sends whatever is queued the moment it is free.
+// gathered by a few writer goroutines and appended as one stream entry
+// holding all of them (field "b", one event per line; a group of one is a
+// plain "e" entry), so a busy server pays one XADD for many events while a
+// quiet one waits for nobody — a writer sends whatever is queued the
+// moment it is free. Each Record still returns only once Redis has
+// appended the entry holding its event.
 type RedisRecorder struct {
 	client  redis.UniversalClient
 	key     string
@@ -119,7 +126,7 @@ func (r *RedisRecorder) Close() error {
 func (r *RedisRecorder) writer() {
 	defer r.writers.Done()
 	group := make([]addRequest, 0, maxGroup)
-	cmds := make([]*redis.StringCmd, 0, maxGroup)
+	var buf []byte
 	for {
 		group = group[:0]
 		select {
@@ -138,20 +145,22 @@ func (r *RedisRecorder) writer() {
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-		cmds = cmds[:0]
-		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, q := range group {
-				cmds = append(cmds, p.XAdd(ctx, &redis.XAddArgs{Stream: r.key, Values: []any{fieldEvent, q.payload}}))
+		var err error
+		if len(group) == 1 {
+			err = r.client.XAdd(ctx, &redis.XAddArgs{Stream: r.key, Values: []any{fieldEvent, group[0].payload}}).Err()
+		} else {
+			buf = buf[:0]
+			for i, q := range group {
+				if i > 0 {
+					buf = append(buf, '\n')
+				}
+				buf = append(buf, q.payload...)
 			}
-			return nil
-		})
+			err = r.client.XAdd(ctx, &redis.XAddArgs{Stream: r.key, Values: []any{fieldBatch, buf}}).Err()
+		}
 		cancel()
-		for i, q := range group {
-			e := err
-			if i < len(cmds) && cmds[i].Err() != nil {
-				e = cmds[i].Err()
-			}
-			q.done <- e
+		for _, q := range group {
+			q.done <- err
 		}
 	}
 }
@@ -476,17 +485,29 @@ func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) error {
 		c.metrics.Lag.WithLabelValues(StageBuffer).Set(now.Sub(time.UnixMilli(ms)).Seconds())
 	}
 	rows := make([]store.UsageEvent, 0, len(msgs))
-	rowIDs := make([]string, 0, len(msgs))
+	type origin struct{ id, raw string } // a row's entry and wire event
+	from := make([]origin, 0, len(msgs))
 	var dead []deadEntry
-	for _, m := range msgs {
-		raw, _ := m.Values[fieldEvent].(string)
+	add := func(id, raw string) {
 		row, err := decodeWire([]byte(raw))
 		if err != nil {
-			dead = append(dead, deadEntry{id: m.ID, raw: raw, reason: err.Error()})
-			continue
+			dead = append(dead, deadEntry{id: id, raw: raw, reason: err.Error()})
+			return
 		}
 		rows = append(rows, row)
-		rowIDs = append(rowIDs, m.ID)
+		from = append(from, origin{id, raw})
+	}
+	for _, m := range msgs {
+		if b, ok := m.Values[fieldBatch].(string); ok {
+			for len(b) > 0 {
+				line, rest, _ := strings.Cut(b, "\n")
+				add(m.ID, line)
+				b = rest
+			}
+			continue
+		}
+		raw, _ := m.Values[fieldEvent].(string)
+		add(m.ID, raw)
 	}
 	wctx, cancel := context.WithTimeout(ctx, c.opts.WriteTimeout)
 	res, err := writeBatch(wctx, c.opts.Writer, rows)
@@ -495,8 +516,8 @@ func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) error {
 		return fmt.Errorf("store %d events: %w", len(rows), err)
 	}
 	for _, r := range res.rejected {
-		raw, _ := msgs[indexOf(msgs, rowIDs[r.index])].Values[fieldEvent].(string)
-		dead = append(dead, deadEntry{id: rowIDs[r.index], raw: raw, reason: r.err.Error()})
+		o := from[r.index]
+		dead = append(dead, deadEntry{id: o.id, raw: o.raw, reason: r.err.Error()})
 	}
 	count(c.metrics, res)
 	c.metrics.Events.WithLabelValues(OutcomeRejected).Add(float64(len(dead) - len(res.rejected)))
@@ -548,16 +569,9 @@ func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) error {
 	return nil
 }
 
+// deadEntry is one event the store refuses for good (or cannot decode),
+// with the stream entry it came in.
 type deadEntry struct{ id, raw, reason string }
-
-func indexOf(msgs []redis.XMessage, id string) int {
-	for i, m := range msgs {
-		if m.ID == id {
-			return i
-		}
-	}
-	return 0
-}
 
 // entryMillis extracts the creation time (ms) from a stream entry id "ms-seq".
 func entryMillis(id string) (int64, bool) {

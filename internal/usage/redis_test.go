@@ -3,12 +3,14 @@ package usage
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/internal/testenv"
+	"github.com/fast-saas/fast-saas/middleware/metering"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -201,16 +203,32 @@ func TestRedisConsumerDeadLettersRejectedEvents(t *testing.T) {
 	if err := client.XAdd(ctx, &redis.XAddArgs{Stream: prefix + DefaultStream, Values: []any{"e", "{not json"}}).Err(); err != nil {
 		t.Fatal(err)
 	}
+	// And a group-commit entry mixing good events with one of an unknown
+	// tenant and a line that is not an event: only those two are dead.
+	more, moreIDs := testEvents(t, "good", 2)
+	gone, _ := testEvents(t, "gone", 1)
+	var lines []string
+	for _, e := range []metering.Event{more[0], gone[0], more[1]} {
+		b, err := encodeWire(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, string(b))
+	}
+	lines = append(lines[:1], append([]string{"{not json"}, lines[1:]...)...)
+	if err := client.XAdd(ctx, &redis.XAddArgs{Stream: prefix + DefaultStream, Values: []any{fieldBatch, strings.Join(lines, "\n")}}).Err(); err != nil {
+		t.Fatal(err)
+	}
 	drain(t, c)
-	if err := st.exactlyOnce("good", ids); err != nil {
+	if err := st.exactlyOnce("good", append(ids, moreIDs...)); err != nil {
 		t.Error(err)
 	}
 	assertStreamEmpty(t, client, prefix)
-	if n, err := client.XLen(ctx, prefix+DefaultDead).Result(); err != nil || n != 3 {
-		t.Errorf("dead-letter stream length = %d, %v; want 3", n, err)
+	if n, err := client.XLen(ctx, prefix+DefaultDead).Result(); err != nil || n != 5 {
+		t.Errorf("dead-letter stream length = %d, %v; want 5", n, err)
 	}
-	if got := value(m.Events.WithLabelValues(OutcomeRejected)); got != 3 {
-		t.Errorf("rejected = %v, want 3", got)
+	if got := value(m.Events.WithLabelValues(OutcomeRejected)); got != 5 {
+		t.Errorf("rejected = %v, want 5", got)
 	}
 }
 
@@ -382,10 +400,35 @@ func TestRedisRecordConcurrentGroupCommit(t *testing.T) {
 			t.Fatalf("Record: %v", err)
 		}
 	}
-	// Every Record returned: all events must already be in the stream.
-	if n, err := client.XLen(context.Background(), prefix+DefaultStream).Result(); err != nil || n != int64(len(evs)) {
-		t.Fatalf("stream length after all Records returned = %d, %v; want %d", n, err, len(evs))
+	// Every Record returned: all events must already be in the stream,
+	// each once (entries of a group commit hold several, one per line).
+	msgs, err := client.XRange(context.Background(), prefix+DefaultStream, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
 	}
+	inStream := map[string]int{}
+	for _, m := range msgs {
+		raw, _ := m.Values[fieldEvent].(string)
+		if b, ok := m.Values[fieldBatch].(string); ok {
+			raw = b
+		}
+		for _, line := range strings.Split(raw, "\n") {
+			ev, err := decodeWire([]byte(line))
+			if err != nil {
+				t.Fatalf("entry %s: %v", m.ID, err)
+			}
+			inStream[ev.TransactionID]++
+		}
+	}
+	if len(inStream) != len(evs) {
+		t.Fatalf("%d distinct events in %d stream entries after all Records returned; want %d", len(inStream), len(msgs), len(evs))
+	}
+	for id, n := range inStream {
+		if n != 1 {
+			t.Fatalf("event %s is %d times in the stream", id, n)
+		}
+	}
+	t.Logf("%d events in %d stream entries", len(evs), len(msgs))
 	drain(t, c)
 	if err := st.exactlyOnce("t1", ids); err != nil {
 		t.Error(err)
