@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,9 +31,24 @@ func RequestIDFrom(ctx context.Context) string {
 	return s
 }
 
+// reqLogger is the request's logger, built on first use: most requests
+// log only their access line, which names the request id itself, so the
+// hot path does not pay for Logger.With.
+type reqLogger struct {
+	base *slog.Logger
+	id   string
+	once sync.Once
+	l    *slog.Logger
+}
+
+func (r *reqLogger) get() *slog.Logger {
+	r.once.Do(func() { r.l = r.base.With(slog.String("request_id", r.id)) })
+	return r.l
+}
+
 func loggerFrom(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
-		return l
+	if l, ok := ctx.Value(loggerKey).(*reqLogger); ok {
+		return l.get()
 	}
 	return slog.Default()
 }
@@ -105,6 +121,41 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	errors   *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// series caches each label set's children: WithLabelValues hashes and
+	// looks up the labels on every call, one map read here does not.
+	series sync.Map // seriesKey → *series
+}
+
+type seriesKey struct {
+	route, method string
+	code          int
+}
+
+type series struct {
+	requests prometheus.Counter
+	errors   prometheus.Counter // nil below 500
+	duration prometheus.Observer
+}
+
+// observe counts one answered request.
+func (m *Metrics) observe(route, method string, code int, d time.Duration) {
+	k := seriesKey{route, method, code}
+	v, ok := m.series.Load(k)
+	if !ok {
+		c := strconv.Itoa(code)
+		s := &series{requests: m.requests.WithLabelValues(route, method, c), duration: m.duration.WithLabelValues(route, method)}
+		if code >= 500 {
+			s.errors = m.errors.WithLabelValues(route, c)
+		}
+		// Routes are patterns and methods and codes few: the set is bounded.
+		v, _ = m.series.LoadOrStore(k, s)
+	}
+	s := v.(*series)
+	s.requests.Inc()
+	if s.errors != nil {
+		s.errors.Inc()
+	}
+	s.duration.Observe(d.Seconds())
 }
 
 // NewMetrics registers the HTTP metrics on reg.
@@ -134,9 +185,9 @@ func observe(logger *slog.Logger, metrics *Metrics, report Reporter, next http.H
 		}
 		w.Header().Set("X-Request-Id", id)
 		ri := &routeInfo{}
-		l := logger.With(slog.String("request_id", id))
+		rl := &reqLogger{base: logger, id: id}
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
-		ctx = context.WithValue(ctx, loggerKey, l)
+		ctx = context.WithValue(ctx, loggerKey, rl)
 		ctx = context.WithValue(ctx, routeKey, ri)
 		if report != nil {
 			ctx = context.WithValue(ctx, reporterKey, report)
@@ -148,7 +199,7 @@ func observe(logger *slog.Logger, metrics *Metrics, report Reporter, next http.H
 					panic(v)
 				}
 				err := fmt.Errorf("panic: %v", v)
-				l.Error("panic", slog.String("error", err.Error()), slog.String("stack", string(debug.Stack())))
+				rl.get().Error("panic", slog.String("error", err.Error()), slog.String("stack", string(debug.Stack())))
 				if report != nil {
 					report(ctx, err)
 				}
@@ -160,16 +211,11 @@ func observe(logger *slog.Logger, metrics *Metrics, report Reporter, next http.H
 			if route == "" {
 				route = "unmatched"
 			}
-			code := strconv.Itoa(sw.status)
 			if metrics != nil {
-				metrics.requests.WithLabelValues(route, r.Method, code).Inc()
-				if sw.status >= 500 {
-					metrics.errors.WithLabelValues(route, code).Inc()
-				}
-				metrics.duration.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+				metrics.observe(route, r.Method, sw.status, time.Since(start))
 			}
-			if l.Enabled(ctx, slog.LevelInfo) {
-				l.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("route", route),
+			if logger.Enabled(ctx, slog.LevelInfo) {
+				logger.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
 					slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes),
 					slog.Duration("duration", time.Since(start)))
 			}
