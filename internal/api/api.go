@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -176,6 +177,11 @@ func errorStatuses(op core.Operation) []int {
 	}
 	if strings.Contains(op.Path, "{") {
 		s = append(s, http.StatusNotFound)
+	}
+	for _, st := range op.Errors {
+		if !slices.Contains(s, st) {
+			s = append(s, st)
+		}
 	}
 	return s
 }

@@ -99,6 +99,9 @@ type Operation struct {
 	FailStatus int
 	// Input and Output are the typed request and response structs.
 	Input, Output reflect.Type
+	// Errors are failure statuses beyond those every operation of its
+	// kind may answer (validation, authentication), for OpenAPI.
+	Errors []int
 	// BodySchema, for an operation that takes its body raw (RawBody,
 	// verified byte for byte), is the body as OpenAPI documents it.
 	BodySchema *huma.Schema

@@ -22,7 +22,8 @@ func (s *Service) InboundOperations() []Operation {
 	return []Operation{
 		newOp(s, Operation{ID: "receiveLagoWebhook", Method: http.MethodPost, Path: "/api/v1/webhooks/lago",
 			Summary: "Receive a Lago webhook, verified by its signature (jwt or hmac) and recorded once in its tenant's audit log",
-			Group:   "webhooks", Access: public, BodySchema: lagoWebhookBody},
+			Group:   "webhooks", Access: public, BodySchema: lagoWebhookBody,
+			Errors: []int{http.StatusUnauthorized, http.StatusServiceUnavailable}},
 			func(ctx context.Context, c *Call, in *lagoWebhookInput) (*Body[WebhookAck], error) {
 				if s.LagoWebhooks == nil {
 					return nil, &Error{Status: http.StatusServiceUnavailable, Code: lago.ReasonNotConfigured, Detail: "Lago webhooks are not configured on this server"}
