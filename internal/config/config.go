@@ -94,13 +94,17 @@ const MemoryLimitAuto = -1
 const GCPercentAuto = 0
 
 // Embedded-mode memory defaults, applied by "auto" (measured with
-// bench/cmd/load, embedded backend; method and numbers in
+// bench/cmd/load, embedded backend, 32 connections; method in
 // docs/performance.md).
 //
-// Under read load serve's live heap is 5-6 MiB, and Go's default (GOGC=100)
-// lets the heap grow to twice that between collections: GOGC=50 took 6-8
-// MiB off RSS in every scenario, for about 8 µs more CPU per request
-// (BenchmarkHotPath, cpu-µs/op: /health 14 → 22, tenant list 42-50 → 56-60).
+// Under read load serve's live heap is about 4 MiB, and Go's default
+// (GOGC=100) lets the heap grow by as much again plus stacks and globals
+// between collections. GOGC=50 took 2.5-4 MiB off RSS in the read scenarios
+// and about 10 MiB in ingest (medians, interleaved runs against GOGC=100). It
+// costs CPU: collections run twice as often, +5-15% CPU per request in the
+// quieter harness runs, +8-14 µs per request in process (BenchmarkHotPath,
+// cpu-µs/op: /health 14 → 22, tenant list with a tenant key 42 → 56). Set
+// FASTSAAS_GC_PERCENT=100 (or GOGC=100) to trade the memory back for CPU.
 //
 // The memory limit is a backstop, not the main tool: ingest keeps 20-30 MiB
 // of request bodies and decoded events live, and a limit below that makes
