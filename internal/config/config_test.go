@@ -229,18 +229,17 @@ func TestMemoryLimit(t *testing.T) {
 func TestGCPercent(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		value   string
-		env     map[string]string // besides FASTSAAS_GC_PERCENT
-		gogcSet bool
-		want    int // EffectiveGCPercent
+		value string
+		env   map[string]string // besides FASTSAAS_GC_PERCENT
+		want  int               // EffectiveGCPercent
 	}{
-		{value: "", want: EmbeddedGCPercent}, // unset: the default, auto
-		{value: "auto", want: EmbeddedGCPercent},
-		{value: "Auto", gogcSet: true, want: 0},
+		{value: "", want: 0}, // unset: the default, auto = leave the runtime's
+		{value: "auto", want: 0},
+		{value: "Auto", want: 0},
 		{value: "auto", env: map[string]string{"DATABASE_URL": "postgres://db/app"}, want: 0},
 		{value: "auto", env: map[string]string{"REDIS_URL": "redis://cache:6379"}, want: 0},
 		{value: "100", want: 100},
-		{value: "75", gogcSet: true, want: 75}, // explicit beats GOGC
+		{value: "75", want: 75},
 		{value: "10", env: map[string]string{"REDIS_URL": "redis://cache:6379"}, want: 10},
 		{value: "1000", want: 1000},
 	}
@@ -258,8 +257,8 @@ func TestGCPercent(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
-			if got := c.EffectiveGCPercent(tt.gogcSet); got != tt.want {
-				t.Errorf("EffectiveGCPercent(%v) = %d, want %d", tt.gogcSet, got, tt.want)
+			if got := c.EffectiveGCPercent(); got != tt.want {
+				t.Errorf("EffectiveGCPercent() = %d, want %d", got, tt.want)
 			}
 		})
 	}
