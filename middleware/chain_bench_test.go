@@ -198,15 +198,19 @@ func benchRedisChain(b *testing.B, batchWorkers int) {
 //     CPU-bound machine throughput is inversely proportional to it, and it
 //     is much less sensitive to other tenants of the machine than wall time.
 func BenchmarkChainRatio(b *testing.B) {
-	b.Run("redis", func(b *testing.B) { lim, cpu := privateRedisLimiter(b, 0); benchRatio(b, lim, cpu) })
-	b.Run("redis-unbatched", func(b *testing.B) { lim, cpu := privateRedisLimiter(b, -1); benchRatio(b, lim, cpu) })
-	b.Run("redis-2-workers", func(b *testing.B) { lim, cpu := privateRedisLimiter(b, 2); benchRatio(b, lim, cpu) })
+	b.Run("redis", func(b *testing.B) { lim, cpu := privateRedisLimiter(b, 0, 0); benchRatio(b, lim, cpu) })
+	b.Run("redis-lease", func(b *testing.B) {
+		lim, cpu := privateRedisLimiter(b, 0, ratelimit.DefaultLease)
+		benchRatio(b, lim, cpu)
+	})
+	b.Run("redis-unbatched", func(b *testing.B) { lim, cpu := privateRedisLimiter(b, -1, 0); benchRatio(b, lim, cpu) })
+	b.Run("redis-2-workers", func(b *testing.B) { lim, cpu := privateRedisLimiter(b, 2, 0); benchRatio(b, lim, cpu) })
 	b.Run("memory", func(b *testing.B) { benchRatio(b, ratelimit.NewMemory(ratelimit.MemoryOptions{}), nil) })
 }
 
 // privateRedisLimiter starts a redis-server of its own, so that its CPU
 // time can be attributed to this benchmark alone.
-func privateRedisLimiter(b *testing.B, batchWorkers int) (ratelimit.Limiter, func() time.Duration) {
+func privateRedisLimiter(b *testing.B, batchWorkers int, lease time.Duration) (ratelimit.Limiter, func() time.Duration) {
 	bin := testenv.Tool(b, "redis-server")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -228,7 +232,7 @@ func privateRedisLimiter(b *testing.B, batchWorkers int) (ratelimit.Limiter, fun
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	lim, err := ratelimit.NewRedis(client, ratelimit.RedisOptions{Prefix: "bench:", FailClosed: true, Timeout: time.Second, BatchWorkers: batchWorkers})
+	lim, err := ratelimit.NewRedis(client, ratelimit.RedisOptions{Prefix: "bench:", FailClosed: true, Timeout: time.Second, BatchWorkers: batchWorkers, Lease: lease})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// DefaultLease is how long a replica may keep tokens it took from Redis
-// ahead of its requests (RedisOptions.Lease).
+// DefaultLease is the suggested RedisOptions.Lease when leases are turned
+// on: how long a replica may keep tokens it took from Redis ahead of its
+// requests.
 const DefaultLease = 20 * time.Millisecond
 
 // Local leases: a replica that sees many requests for one key takes, along

@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestRedisLeasesHoldTheLimit: three replicas with leases on (the default),
+// TestRedisLeasesHoldTheLimit: three replicas with leases on (DefaultLease),
 // real clocks, one busy key. Over the whole run they admit no more than the
 // plain limiter's bound burst + elapsed/T (+1 at the boundary) and at least
 // 90% of it, while asking Redis far fewer times than they admit (so the
@@ -26,7 +26,7 @@ func TestRedisLeasesHoldTheLimit(t *testing.T) {
 	for range 3 {
 		c := redis.NewClient(&redis.Options{Addr: client.Options().Addr, ContextTimeoutEnabled: true})
 		t.Cleanup(func() { c.Close() })
-		l, err := ratelimit.NewRedis(c, ratelimit.RedisOptions{FailClosed: true, Timeout: 5 * time.Second})
+		l, err := ratelimit.NewRedis(c, ratelimit.RedisOptions{FailClosed: true, Timeout: 5 * time.Second, Lease: ratelimit.DefaultLease})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +106,7 @@ func TestRedisLeaseServesBusyKeyLocally(t *testing.T) {
 	client := privateRedis(t)
 	c := redis.NewClient(&redis.Options{Addr: client.Options().Addr, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { c.Close() })
-	l, err := ratelimit.NewRedis(c, ratelimit.RedisOptions{FailClosed: true, Timeout: 5 * time.Second})
+	l, err := ratelimit.NewRedis(c, ratelimit.RedisOptions{FailClosed: true, Timeout: 5 * time.Second, Lease: ratelimit.DefaultLease})
 	if err != nil {
 		t.Fatal(err)
 	}
