@@ -27,7 +27,9 @@ const (
 	fieldEvent    = "e"
 	// fieldBatch holds several events in one entry, one wire event per
 	// line: a group commit is then one XADD, one entry to read, ack and
-	// delete, instead of one per event.
+	// delete, instead of one per event. Consumers before this field was
+	// introduced do not read it: when upgrading replicas that share a
+	// stream, upgrade them all at once (or consumers before recorders).
 	fieldBatch = "b"
 )
 
