@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,21 +17,28 @@ import (
 
 // TestLoad is the load benchmark of the brief (wrk, 32 connections,
 // loopback): GET /api/v1/tenants with a platform key, a tenant key and a
-// JWT, and GET /health, then the server's RSS. It is not a unit test: it
-// runs only with FASTSAAS_E2E_LOAD=1 and reports numbers, asserting none
-// (the machine is shared and noisy).
+// JWT, and GET /health, then the server's RSS. It runs with
+// FASTSAAS_E2E_LOAD=1 (10 s per case by default) and in CI
+// (FASTSAAS_TEST_REQUIRE_SERVICES=1, 1 s per case). It reports the numbers
+// and asserts only what does not depend on the machine's speed: wrk
+// completed requests and every answer was 2xx.
 //
 //	FASTSAAS_E2E_LOAD=1 go test -run TestLoad -v ./internal/e2e
 //
 // FASTSAAS_E2E_LOAD_MODE=distributed runs it on Postgres + Redis (testenv).
 func TestLoad(t *testing.T) {
-	if os.Getenv("FASTSAAS_E2E_LOAD") != "1" {
+	explicit := os.Getenv("FASTSAAS_E2E_LOAD") == "1"
+	if !explicit && !testenv.Required() {
 		t.Skip("set FASTSAAS_E2E_LOAD=1 to run the wrk load benchmark")
 	}
 	wrk := testenv.Tool(t, "wrk")
 	duration := os.Getenv("FASTSAAS_E2E_LOAD_DURATION")
-	if duration == "" {
+	switch {
+	case duration != "":
+	case explicit:
 		duration = "10s"
+	default:
+		duration = "1s"
 	}
 	l := newLogto(t)
 	// No per-IP limit: wrk is one client address.
@@ -84,6 +92,9 @@ func TestLoad(t *testing.T) {
 		if m := reqRE.FindSubmatch(out); m != nil {
 			rps = string(m[1])
 		}
+		if n, err := strconv.ParseFloat(rps, 64); err != nil || n <= 0 {
+			t.Errorf("%s: wrk completed no requests (Requests/sec %q)\n%s", c.name, rps, out)
+		}
 		if m := p99RE.FindSubmatch(out); m != nil {
 			p99 = string(m[1])
 		}
@@ -91,6 +102,9 @@ func TestLoad(t *testing.T) {
 			non2xx = string(m[1])
 		}
 		t.Logf("%-13s %10s req/s   p99 %8s   non-2xx %s", c.name, rps, p99, non2xx)
+		if non2xx != "0" {
+			t.Errorf("%s: %s answers were not 2xx\n%s", c.name, non2xx, out)
+		}
 	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
 	if err == nil {
