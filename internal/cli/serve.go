@@ -103,7 +103,7 @@ Every flag has an environment variable; see docs/config.md.`,
 func setRuntimeMemory(cfg config.Config) []any {
 	gogc, gogcSet := os.LookupEnv("GOGC")
 	gcPercent := "GOGC=" + gogc
-	if p := cfg.EffectiveGCPercent(); p > 0 {
+	if p := cfg.GCPercent; p != config.GCPercentAuto {
 		debug.SetGCPercent(p)
 		gcPercent = strconv.Itoa(p)
 	} else if !gogcSet {

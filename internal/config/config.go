@@ -82,8 +82,9 @@ type Config struct {
 	// choice (see EffectiveMemoryLimit), or 0 for none.
 	MemoryLimit int64
 	// GCPercent is the garbage collector's target heap growth in percent
-	// (runtime/debug.SetGCPercent, like GOGC), or GCPercentAuto for the
-	// built-in choice (see EffectiveGCPercent).
+	// (runtime/debug.SetGCPercent, like GOGC), or GCPercentAuto to leave
+	// the runtime's (GOGC from the environment, else Go's default of 100;
+	// see EmbeddedMemoryLimit for why that is the default).
 	GCPercent int
 }
 
@@ -124,13 +125,6 @@ func (c Config) EffectiveMemoryLimit(gomemlimitSet bool) int64 {
 	default:
 		return EmbeddedMemoryLimit
 	}
-}
-
-// EffectiveGCPercent resolves GCPercent: the value serve should set, or 0
-// to leave the runtime's (GOGC from the environment, else Go's default of
-// 100). "auto" is 0: see EmbeddedMemoryLimit for why.
-func (c Config) EffectiveGCPercent() int {
-	return c.GCPercent
 }
 
 // Option describes one setting: where it comes from and what it means.

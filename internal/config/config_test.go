@@ -231,7 +231,7 @@ func TestGCPercent(t *testing.T) {
 	tests := []struct {
 		value string
 		env   map[string]string // besides FASTSAAS_GC_PERCENT
-		want  int               // EffectiveGCPercent
+		want  int               // GCPercent
 	}{
 		{value: "", want: 0}, // unset: the default, auto = leave the runtime's
 		{value: "auto", want: 0},
@@ -257,8 +257,8 @@ func TestGCPercent(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
-			if got := c.EffectiveGCPercent(); got != tt.want {
-				t.Errorf("EffectiveGCPercent() = %d, want %d", got, tt.want)
+			if got := c.GCPercent; got != tt.want {
+				t.Errorf("GCPercent = %d, want %d", got, tt.want)
 			}
 		})
 	}
