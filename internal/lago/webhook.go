@@ -71,7 +71,7 @@ const (
 	// object, webhook_type / object_type / object missing).
 	ReasonMalformed = "malformed"
 	// ReasonUnknownType: signed and well formed, but a webhook_type this
-	// server does not know (Lago added one: see WebhookTypes).
+	// server does not know (Lago added one: see KnownWebhookType).
 	ReasonUnknownType = "unknown_type"
 	// ReasonUnavailable: ours — the de-duplication or audit store failed;
 	// Lago will send it again.
@@ -93,12 +93,12 @@ const (
 // Outcomes lists every outcome.
 var Outcomes = []string{OutcomeAccepted, OutcomeDuplicate, OutcomeUnknownCustomer}
 
-// WebhookTypes are the webhook_type values Lago sends (its
-// SendWebhookJob::WEBHOOK_SERVICES, v1.3x). A type missing here is refused
-// with ReasonUnknownType, which the BillingWebhookFailure alert shows.
-var WebhookTypes = map[string]bool{}
-
-func init() {
+// webhookTypes are the webhook_type values Lago sends (its
+// SendWebhookJob::WEBHOOK_SERVICES, v1.3x), built on first use rather than
+// at start-up of every command. A type missing here is refused with
+// ReasonUnknownType, which the BillingWebhookFailure alert shows.
+var webhookTypes = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
 	for _, t := range strings.Fields(`alert.triggered
 		billable_metric.created billable_metric.updated billable_metric.deleted dunning_campaign.finished
 		invoice.created invoice.one_off_created invoice.add_on_added invoice.paid_credit_added invoice.generated
@@ -117,9 +117,13 @@ func init() {
 		subscription.termination_alert subscription.trial_ended subscription.updated subscription.usage_threshold_reached
 		wallet.created wallet.updated wallet.terminated wallet.depleted_ongoing_balance
 		wallet_transaction.created wallet_transaction.updated wallet_transaction.payment_failure`) {
-		WebhookTypes[t] = true
+		m[t] = true
 	}
-}
+	return m
+})
+
+// KnownWebhookType reports whether t is a webhook_type Lago sends.
+func KnownWebhookType(t string) bool { return webhookTypes()[t] }
 
 // MaxUniqueKey bounds X-Lago-Unique-Key (Lago sends a UUID).
 const MaxUniqueKey = 128
@@ -171,7 +175,7 @@ type Webhook struct {
 }
 
 // ParseWebhook parses a (verified) body. It does not check the type
-// against WebhookTypes.
+// against KnownWebhookType.
 func ParseWebhook(body []byte) (Webhook, error) {
 	var env map[string]json.RawMessage
 	if err := json.Unmarshal(body, &env); err != nil || env == nil {
@@ -379,7 +383,7 @@ func (r *Receiver) receive(ctx context.Context, d Delivery, deliver func(context
 	if err != nil {
 		return "", refuse(http.StatusBadRequest, ReasonMalformed, err.Error(), nil)
 	}
-	if !WebhookTypes[w.Type] {
+	if !KnownWebhookType(w.Type) {
 		return "", refuse(http.StatusUnprocessableEntity, ReasonUnknownType, "unknown webhook_type "+quoteShort(w.Type), nil)
 	}
 	w.UniqueKey = d.UniqueKey
