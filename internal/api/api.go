@@ -7,7 +7,9 @@ package api
 
 import (
 	"encoding/json"
+	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -65,6 +67,7 @@ func New(o Options) (*Handler, error) {
 	mux := http.NewServeMux()
 	cfg := huma.DefaultConfig("fast-saas API", o.Version)
 	cfg.CreateHooks = nil // no $schema links injected into bodies
+	cfg.Formats = jsonFormats(cfg.Formats)
 	cfg.Info.Description = "Multi-tenant SaaS API. Authenticate with `Authorization: Bearer <platform key fsp_…, tenant key fsk_… or Logto access token>`."
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "Platform key (fsp_…), tenant API key (fsk_…) or Logto access token"},
@@ -223,4 +226,26 @@ func fastHealth(next http.Handler) http.Handler {
 		h["Cache-Control"] = []string{"no-store"}
 		_, _ = w.Write(body)
 	})
+}
+
+// jsonFormats replaces the JSON formats of huma's defaults with one that
+// writes a body's ready-made JSON (core.Encoded: a cached tenant page)
+// as it is and encodes everything else with core.EncodeJSON, which is
+// what huma's own format does.
+func jsonFormats(defaults map[string]huma.Format) map[string]huma.Format {
+	f := huma.Format{Marshal: marshalJSON, Unmarshal: json.Unmarshal}
+	out := make(map[string]huma.Format, len(defaults)+2)
+	maps.Copy(out, defaults)
+	out["application/json"], out["json"] = f, f
+	return out
+}
+
+func marshalJSON(w io.Writer, v any) error {
+	if e, ok := v.(core.Encoded); ok {
+		if b := e.EncodedJSON(); b != nil {
+			_, err := w.Write(b)
+			return err
+		}
+	}
+	return core.EncodeJSON(w, v)
 }

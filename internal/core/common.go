@@ -1,10 +1,14 @@
 package core
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/fast-saas/fast-saas/internal/store"
 )
@@ -21,6 +25,48 @@ func (p ListParams) page() store.Page { return store.Page{Limit: p.Limit, Cursor
 type List[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"next_cursor,omitempty" doc:"Pass as cursor to get the next page; absent on the last page"`
+
+	// text, when set, keeps the page's JSON once made: a page shared by
+	// many requests (a cached tenant list) is encoded once, not per
+	// request. Only pages that are never modified may have it.
+	text *jsonText
+}
+
+// jsonText is a value's JSON, made on first use.
+type jsonText struct {
+	once sync.Once
+	b    []byte
+}
+
+// Encoded is a response body that may carry its JSON already made;
+// EncodedJSON returns it (exactly what EncodeJSON would write), or nil to
+// have the body encoded as usual.
+type Encoded interface {
+	EncodedJSON() []byte
+}
+
+// EncodedJSON is the page's JSON when it is kept (see List.text).
+func (l List[T]) EncodedJSON() []byte {
+	if l.text == nil {
+		return nil
+	}
+	l.text.once.Do(func() {
+		plain := l
+		plain.text = nil
+		var buf bytes.Buffer
+		if EncodeJSON(&buf, plain) == nil {
+			l.text.b = buf.Bytes()
+		}
+	})
+	return l.text.b
+}
+
+// EncodeJSON writes v as a response body: one line of JSON, HTML
+// characters unescaped (the API's one JSON encoding).
+func EncodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // Body wraps a response body (huma's convention).

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -37,11 +38,31 @@ func listNames(t *testing.T, s *Service, c Caller) []string {
 	if err != nil {
 		t.Fatalf("listTenants as %v: %v", c.Kind, err)
 	}
+	page := out.(*Body[List[Tenant]]).Body
 	names := []string{}
-	for _, it := range out.(*Body[List[Tenant]]).Body.Items {
+	for _, it := range page.Items {
 		names = append(names, it.Name)
 	}
+	checkEncoded(t, page)
 	return names
+}
+
+// checkEncoded checks that a page's kept JSON (if it has any) is exactly
+// the encoding of the page as it is now.
+func checkEncoded(t *testing.T, page List[Tenant]) {
+	t.Helper()
+	kept := page.EncodedJSON()
+	if kept == nil {
+		return
+	}
+	page.text = nil
+	var fresh bytes.Buffer
+	if err := EncodeJSON(&fresh, page); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(kept, fresh.Bytes()) {
+		t.Errorf("kept JSON of the page\n%s\nis not its encoding\n%s", kept, fresh.Bytes())
+	}
 }
 
 func call(t *testing.T, s *Service, id string, c Caller, in any) any {
@@ -85,6 +106,9 @@ func TestTenantListCache(t *testing.T) {
 	}
 
 	check("empty store", platform)
+	if out := call(t, s, "listTenants", platform, nil).(*Body[List[Tenant]]).Body; out.EncodedJSON() == nil {
+		t.Error("a cached page keeps no JSON: every request encodes it again")
+	}
 	check("empty store", user)
 	created := call(t, s, "createTenant", platform, map[string]any{"Body": map[string]any{"slug": "a", "name": "A"}}).(*Body[Tenant]).Body
 	check("after createTenant", platform, "A")
