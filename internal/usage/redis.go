@@ -268,6 +268,13 @@ type ConsumerOptions struct {
 	BatchSize int
 	// Block is how long XREADGROUP waits for new entries; 0 = 50ms.
 	Block time.Duration
+	// Linger is how long the consumer waits after a batch smaller than
+	// BatchSize before it reads again, so that under steady traffic each
+	// store write carries the events of a whole interval instead of the
+	// one or two entries that arrived since the last read; 0 = 10ms,
+	// negative = no wait. The events are already safe in the stream (their
+	// requests were answered); this only delays when usage reads see them.
+	Linger time.Duration
 	// ClaimIdle is how long an entry stays pending (read, not acked) before
 	// another consumer takes it over; 0 = 30s. Longer than any store write.
 	ClaimIdle time.Duration
@@ -280,6 +287,9 @@ type ConsumerOptions struct {
 	Logger  *slog.Logger
 	Now     func() time.Time
 }
+
+// DefaultLinger is ConsumerOptions.Linger's default.
+const DefaultLinger = 10 * time.Millisecond
 
 // Consumer moves events from the stream to the store.
 type Consumer struct {
@@ -319,6 +329,9 @@ func NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
 	}
 	if opts.Block <= 0 {
 		opts.Block = 50 * time.Millisecond
+	}
+	if opts.Linger == 0 {
+		opts.Linger = DefaultLinger
 	}
 	if opts.ClaimIdle <= 0 {
 		opts.ClaimIdle = 30 * time.Second
@@ -383,7 +396,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 	}
 	for ctx.Err() == nil {
-		if _, err := c.ProcessOnce(ctx); err != nil {
+		n, err := c.ProcessOnce(ctx)
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -394,6 +408,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 			continue
 		}
 		c.failures = 0
+		if n > 0 && n < c.opts.BatchSize && c.opts.Linger > 0 {
+			// Measured with one event per request (metered API calls,
+			// 12k req/s): reading as soon as anything arrived wrote
+			// batches of a few events, and Postgres spent 21µs of CPU per
+			// request; with the linger, 13µs.
+			sleep(ctx, c.opts.Linger)
+		}
 	}
 	return nil
 }
