@@ -70,9 +70,6 @@ const (
 	// ReasonMalformed: signed, but not a webhook (no unique key, not a JSON
 	// object, webhook_type / object_type / object missing).
 	ReasonMalformed = "malformed"
-	// ReasonUnknownType: signed and well formed, but a webhook_type this
-	// server does not know (Lago added one: see KnownWebhookType).
-	ReasonUnknownType = "unknown_type"
 	// ReasonUnavailable: ours — the de-duplication or audit store failed;
 	// Lago will send it again.
 	ReasonUnavailable = "unavailable"
@@ -80,7 +77,7 @@ const (
 
 // Reasons lists every failure reason.
 var Reasons = []string{ReasonNotConfigured, ReasonMissingSignature, ReasonUnsupportedAlgorithm, ReasonBadSignature,
-	ReasonKeyUnavailable, ReasonMalformed, ReasonUnknownType, ReasonUnavailable}
+	ReasonKeyUnavailable, ReasonMalformed, ReasonUnavailable}
 
 // Outcomes of deliveries that are answered 2xx: the label values of
 // lago_webhooks_received_total{outcome}.
@@ -88,15 +85,19 @@ const (
 	OutcomeAccepted        = "accepted"
 	OutcomeDuplicate       = "duplicate"
 	OutcomeUnknownCustomer = "unknown_customer"
+	// OutcomeUnknownType: recorded like any other, but its webhook_type is
+	// not one this server knows (Lago added one: see KnownWebhookType).
+	OutcomeUnknownType = "unknown_type"
 )
 
 // Outcomes lists every outcome.
-var Outcomes = []string{OutcomeAccepted, OutcomeDuplicate, OutcomeUnknownCustomer}
+var Outcomes = []string{OutcomeAccepted, OutcomeDuplicate, OutcomeUnknownCustomer, OutcomeUnknownType}
 
 // webhookTypes are the webhook_type values Lago sends (its
 // SendWebhookJob::WEBHOOK_SERVICES, v1.3x), built on first use rather than
-// at start-up of every command. A type missing here is refused with
-// ReasonUnknownType, which the BillingWebhookFailure alert shows.
+// at start-up of every command. A delivery of a type missing here is still
+// recorded (refusing it would only make Lago retry it, then drop it), and
+// counted as OutcomeUnknownType so the list can be brought up to date.
 var webhookTypes = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	for _, t := range strings.Fields(`alert.triggered
@@ -182,8 +183,8 @@ func ParseWebhook(body []byte) (Webhook, error) {
 		return Webhook{}, errors.New("the body is not a JSON object")
 	}
 	var w Webhook
-	if err := json.Unmarshal(env["webhook_type"], &w.Type); err != nil || w.Type == "" || len(w.Type) > 100 {
-		return Webhook{}, errors.New("webhook_type is missing or not a string")
+	if err := json.Unmarshal(env["webhook_type"], &w.Type); err != nil || !typeName(w.Type) {
+		return Webhook{}, errors.New("webhook_type is missing or not a type name (a-z, 0-9, _ and ., at most 100)")
 	}
 	if err := json.Unmarshal(env["object_type"], &w.ObjectType); err != nil || w.ObjectType == "" || len(w.ObjectType) > 100 {
 		return Webhook{}, errors.New("object_type is missing or not a string")
@@ -333,7 +334,7 @@ func NewReceiver(o ReceiverOptions) (*Receiver, error) {
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lago_webhook_failures_total",
 			Help: "Lago webhook deliveries refused or not processed, by reason."}, []string{"reason"}),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lago_webhooks_received_total",
-			Help: "Lago webhook deliveries answered 2xx, by outcome (accepted, duplicate, unknown_customer)."}, []string{"outcome"}),
+			Help: "Lago webhook deliveries answered 2xx, by outcome (accepted, duplicate, unknown_customer, unknown_type)."}, []string{"outcome"}),
 	}
 	// Every series exists from the start, so rate() and alert rules see 0.
 	for _, reason := range Reasons {
@@ -383,9 +384,6 @@ func (r *Receiver) receive(ctx context.Context, d Delivery, deliver func(context
 	if err != nil {
 		return "", refuse(http.StatusBadRequest, ReasonMalformed, err.Error(), nil)
 	}
-	if !KnownWebhookType(w.Type) {
-		return "", refuse(http.StatusUnprocessableEntity, ReasonUnknownType, "unknown webhook_type "+quoteShort(w.Type), nil)
-	}
 	w.UniqueKey = d.UniqueKey
 	fresh, err := r.o.Dedup.Claim(ctx, d.UniqueKey)
 	if err != nil {
@@ -401,6 +399,9 @@ func (r *Receiver) receive(ctx context.Context, d Delivery, deliver func(context
 			err = errors.Join(err, fmt.Errorf("release: %w", rerr))
 		}
 		return "", fmt.Errorf("deliver webhook %s: %w", d.UniqueKey, err)
+	}
+	if outcome == OutcomeAccepted && !KnownWebhookType(w.Type) {
+		outcome = OutcomeUnknownType
 	}
 	return outcome, nil
 }
@@ -599,4 +600,20 @@ func medianTime(ts []time.Time) time.Time {
 	s := slices.Clone(ts)
 	slices.SortFunc(s, func(a, b time.Time) int { return a.Compare(b) })
 	return s[len(s)/2]
+}
+
+// typeName reports whether t looks like a Lago webhook type
+// ("invoice.payment_status_updated"): it becomes part of an audit action,
+// including for types this server does not know yet.
+func typeName(t string) bool {
+	if t == "" || len(t) > 100 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' && c != '.' {
+			return false
+		}
+	}
+	return true
 }

@@ -180,7 +180,8 @@ func TestLagoWebhooks(t *testing.T) {
 		{"hmac with another key", mustWebhook(t, other, "invoice.created", "invoice", inv, lago.AlgorithmHMAC), 401, lago.ReasonBadSignature},
 		{"no signature", noSig, 401, lago.ReasonMissingSignature},
 		{"unknown algorithm", md5, 401, lago.ReasonUnsupportedAlgorithm},
-		{"unknown webhook type", unknownType, 422, lago.ReasonUnknownType},
+		{"unknown webhook type (recorded, counted)", unknownType, 200, lago.OutcomeUnknownType},
+		{"unknown webhook type replayed", unknownType, 200, lago.OutcomeDuplicate},
 		{"no unique key", noKey, 400, lago.ReasonMalformed},
 		{"signed, but not a webhook", notAWebhook, 400, lago.ReasonMalformed},
 		{"unknown customer", unknownCustomer, 200, lago.OutcomeUnknownCustomer},
@@ -196,6 +197,7 @@ func TestLagoWebhooks(t *testing.T) {
 	wantAudit := map[string]int{
 		"lago.subscription.started subscription:" + sub["lago_id"].(string): 1,
 		"lago.invoice.created invoice:" + inv["lago_id"].(string):           1,
+		"lago.invoice.teleported invoice:" + inv["lago_id"].(string):        1,
 	}
 	got := auditActions(t, srv.Store, tenant.ID)
 	if len(got) != len(wantAudit) {
@@ -211,13 +213,13 @@ func TestLagoWebhooks(t *testing.T) {
 		`lago_webhook_failures_total{reason="bad_signature"}`:         4,
 		`lago_webhook_failures_total{reason="missing_signature"}`:     1,
 		`lago_webhook_failures_total{reason="unsupported_algorithm"}`: 1,
-		`lago_webhook_failures_total{reason="unknown_type"}`:          1,
 		`lago_webhook_failures_total{reason="malformed"}`:             2,
 		`lago_webhook_failures_total{reason="key_unavailable"}`:       0,
 		`lago_webhook_failures_total{reason="not_configured"}`:        0,
 		`lago_webhook_failures_total{reason="unavailable"}`:           0,
 		`lago_webhooks_received_total{outcome="accepted"}`:            2,
-		`lago_webhooks_received_total{outcome="duplicate"}`:           3,
+		`lago_webhooks_received_total{outcome="duplicate"}`:           4,
+		`lago_webhooks_received_total{outcome="unknown_type"}`:        1,
 		`lago_webhooks_received_total{outcome="unknown_customer"}`:    2,
 	}
 	gotMetrics := metrics(t, url)
