@@ -66,9 +66,11 @@ The server also serves the same tools over Streamable HTTP at /mcp. See docs/mcp
 				}
 				return doc, nil
 			}
-			// The operation table only describes the operations here; the
-			// service behind it is never called in remote mode.
-			ops := (&core.Service{}).Operations()
+			// The tools are listed from the recorded table; the operation
+			// table is built on the first tool call, and only describes the
+			// operations here: the service behind it is never called in
+			// remote mode.
+			ops := (&core.Service{}).Operations
 			// Building the tool set leaves a few MB of short-lived garbage
 			// (the SDK re-decodes every tool's schema). Collecting it once,
 			// after the build, and returning it to the OS keeps this
@@ -76,7 +78,7 @@ The server also serves the same tools over Streamable HTTP at /mcp. See docs/mcp
 			// lower than collecting as it is made (GOGC 30), whose cycles
 			// also touch the GC's own code and the stack maps of the binary.
 			gc := debug.SetGCPercent(-1)
-			srv, err := mcpserver.New(ops, mcpserver.Remote{Client: c}, mcpserver.Options{ReadOnly: readOnly,
+			srv, err := mcpserver.NewRecorded(ops, mcpserver.Remote{Client: c}, mcpserver.Options{ReadOnly: readOnly,
 				Resources: []mcpserver.Resource{mcpserver.CatalogResource(), mcpserver.OpenAPIResource(openAPI)},
 				Logger:    slog.New(slog.NewTextHandler(io.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 			debug.SetGCPercent(gc)

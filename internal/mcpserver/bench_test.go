@@ -21,6 +21,19 @@ func BenchmarkNew(b *testing.B) {
 	}
 }
 
+// BenchmarkNewRecorded measures what `fast-saas mcp` builds before it can
+// answer initialize: the tool set from the recorded table, without the
+// operation table.
+func BenchmarkNewRecorded(b *testing.B) {
+	ops := (&core.Service{}).Operations
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := NewRecorded(ops, InProcess{}, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkOperations is the baseline: the operation table alone.
 func BenchmarkOperations(b *testing.B) {
 	b.ReportAllocs()

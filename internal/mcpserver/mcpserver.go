@@ -130,7 +130,7 @@ func build(ops []core.Operation, readOnly bool) ([]builtTool, huma.Registry, err
 // in recorded (same tool name, same input type) takes the recorded schema,
 // and its shape is derived on the first tool call instead (see
 // lazyShapes); the others are derived now.
-func buildTools(ops []core.Operation, readOnly bool, recorded map[string]recordedSchema) ([]builtTool, *lazyShapes, error) {
+func buildTools(ops []core.Operation, readOnly bool, recorded map[string]recordedTool) ([]builtTool, *lazyShapes, error) {
 	set := &lazyShapes{reg: huma.NewMapRegistry("#/$defs/", huma.DefaultSchemaNamer)}
 	if recorded == nil {
 		set = nil // all derived now: no first-call work
@@ -217,19 +217,40 @@ func Tools(ops []core.Operation, readOnly bool) ([]Tool, error) {
 // New builds an MCP server whose tools run ops through b.
 //
 // The input schemas of the operation table come from the recorded table
-// (tool_schemas.json, kept equal to the derivation by a test), so starting
-// a server does not run the schema derivation: the argument shapes used to
+// (tools.json, kept equal to the derivation by a test), so starting a
+// server does not run the schema derivation: the argument shapes used to
 // validate and route calls are derived on the first tool call.
 func New(ops []core.Operation, b Backend, o Options) (*mcp.Server, error) {
-	recorded, err := recordedSchemas()
+	recs, err := recordedTools()
 	if err != nil {
 		return nil, err
 	}
-	tools, set, err := buildTools(ops, o.ReadOnly, recorded)
+	tools, set, err := buildTools(ops, o.ReadOnly, byName(recs))
 	if err != nil {
 		return nil, err
 	}
-	reg := set.reg
+	srv := newServer(o)
+	for _, t := range tools {
+		srv.AddTool(t.Tool.Tool, handler(t, set.reg, b, srv.logger))
+	}
+	var res []Resource
+	for _, op := range ops {
+		if op.ID == plansOpID {
+			op, sh := op, set.later(op.Input)
+			res = append(res, plansResource(func(ctx context.Context) ([]byte, error) { return readPlans(ctx, b, op, sh) }))
+		}
+	}
+	srv.addResources(append(res, o.Resources...))
+	return srv.Server, nil
+}
+
+// server is an SDK server with the logger its handlers report to.
+type server struct {
+	*mcp.Server
+	logger *slog.Logger
+}
+
+func newServer(o Options) server {
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -238,48 +259,42 @@ func New(ops []core.Operation, b Backend, o Options) (*mcp.Server, error) {
 	if version == "" {
 		version = "dev"
 	}
-	srv := mcp.NewServer(&mcp.Implementation{Name: "fast-saas", Title: "fast-saas SaaS API", Version: version}, &mcp.ServerOptions{
+	return server{Server: mcp.NewServer(&mcp.Implementation{Name: "fast-saas", Title: "fast-saas SaaS API", Version: version}, &mcp.ServerOptions{
 		Instructions: "Tools operate a fast-saas platform (tenants, users, members, API keys, usage, plans, admin, AI proxies). " +
 			"Each tool's description names the permission it needs. " + untrustedNote,
 		Logger: logger,
-	})
-	for _, t := range tools {
-		srv.AddTool(t.Tool.Tool, handler(t, reg, b, logger))
-	}
-	for _, r := range resources(ops, b, o.Resources, set) {
+	}), logger: logger}
+}
+
+func (srv server) addResources(rs []Resource) {
+	for _, r := range rs {
 		read := r.Read
 		srv.AddResource(&mcp.Resource{URI: r.URI, Name: r.Name, Title: r.Title, Description: r.Description, MIMEType: r.MIMEType},
 			func(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 				data, err := read(withCaller(ctx, req.Extra))
 				if err != nil {
-					logger.Warn("mcp resource read failed", slog.String("uri", r.URI), slog.String("error", err.Error()))
+					srv.logger.Warn("mcp resource read failed", slog.String("uri", r.URI), slog.String("error", err.Error()))
 					return nil, fmt.Errorf("read %s: %w", r.URI, publicErr(err))
 				}
 				return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: r.URI, MIMEType: r.MIMEType, Text: string(data)}}}, nil
 			})
 	}
-	return srv, nil
 }
 
-// resources adds the plan table (read through the backend, so it is the
-// server's own table in either mode) to the given resources.
-func resources(ops []core.Operation, b Backend, extra []Resource, set *lazyShapes) []Resource {
-	out := []Resource{}
-	for _, op := range ops {
-		if op.ID != "listPlans" {
-			continue
-		}
-		sh := set.later(op.Input)
-		out = append(out, Resource{URI: "fast-saas://plans", Name: "plans", Title: "Plan table",
-			Description: "Every plan with its limits (-1 = unlimited) and features.", MIMEType: "application/json",
-			Read: func(ctx context.Context) ([]byte, error) {
-				if err := sh.ensure(); err != nil {
-					return nil, err
-				}
-				return b.Call(ctx, Call{Op: op, Args: map[string]any{}, shape: sh})
-			}})
+// plansOpID is the operation behind the plans resource: the plan table is
+// read through the backend, so it is the server's own table in either mode.
+const plansOpID = "listPlans"
+
+func plansResource(read func(ctx context.Context) ([]byte, error)) Resource {
+	return Resource{URI: "fast-saas://plans", Name: "plans", Title: "Plan table",
+		Description: "Every plan with its limits (-1 = unlimited) and features.", MIMEType: "application/json", Read: read}
+}
+
+func readPlans(ctx context.Context, b Backend, op core.Operation, sh *shape) ([]byte, error) {
+	if err := sh.ensure(); err != nil {
+		return nil, err
 	}
-	return append(out, extra...)
+	return b.Call(ctx, Call{Op: op, Args: map[string]any{}, shape: sh})
 }
 
 func handler(t builtTool, reg huma.Registry, b Backend, logger *slog.Logger) mcp.ToolHandler {

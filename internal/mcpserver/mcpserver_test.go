@@ -227,7 +227,8 @@ func TestEveryOperationIsAToolAndBack(t *testing.T) {
 
 // TestCallEveryTool calls every tool once, as a platform admin, through
 // both backends: in-process and remote (REST over HTTP through package
-// client), which must answer alike.
+// client), which must answer alike. The remote one is served as `fast-saas
+// mcp` serves it, from the recorded tool table (NewRecorded).
 func TestCallEveryTool(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []string{"in-process", "remote"} {
@@ -246,6 +247,9 @@ func TestCallEveryTool(t *testing.T) {
 func callEveryTool(t *testing.T, w *world, b Backend) {
 	ops := w.svc.Operations()
 	srv, err := New(ops, b, Options{})
+	if _, remote := b.(Remote); remote {
+		srv, err = NewRecorded(w.svc.Operations, b, Options{})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
