@@ -26,7 +26,7 @@ func (s *Service) mayUseAI(ctx context.Context, c *Call) error {
 			return storeErr(err, "memberships")
 		}
 		for _, m := range ms {
-			if m.Role.Rank() >= store.RoleMember.Rank() {
+			if m.Role.AtLeast(store.RoleMember) {
 				return nil
 			}
 		}

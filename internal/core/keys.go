@@ -74,7 +74,7 @@ func mayGrant(c *Call, scopes []string) error {
 		}
 		switch c.Caller.Kind {
 		case UserCaller:
-			if c.Role.Rank() < need.Rank() {
+			if !c.Role.AtLeast(need) {
 				return Forbidden("scope " + sc + " exceeds your role")
 			}
 		case TenantKeyCaller:

@@ -245,7 +245,7 @@ func (s *Service) authorize(ctx context.Context, a Access, in any) (*Call, error
 		if t.Status != store.TenantActive {
 			return nil, &Error{Status: http.StatusForbidden, Code: CodeTenantSuspended, Detail: "tenant is " + string(t.Status)}
 		}
-		if role.Rank() < a.Role.Rank() {
+		if !role.AtLeast(a.Role) {
 			return nil, Forbidden(fmt.Sprintf("requires role %s or higher in this tenant", a.Role))
 		}
 		return c, nil

@@ -403,7 +403,7 @@ func (s *Service) tenantOps() []Operation {
 				}
 				ov.APIKeys = []APIKey{}
 				// Key metadata is admin material: viewers and members see the count only through stats.
-				if c.Role.Rank() >= store.RoleAdmin.Rank() || c.Caller.Kind == PlatformCaller || c.Caller.HasScope(ScopeKeysManage) {
+				if c.Role.AtLeast(store.RoleAdmin) || c.Caller.Kind == PlatformCaller || c.Caller.HasScope(ScopeKeysManage) {
 					keys, _, err := s.Store.ListAPIKeys(ctx, c.Tenant.ID, store.Page{Limit: store.MaxLimit})
 					if err != nil {
 						return nil, storeErr(err, "api keys")

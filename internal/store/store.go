@@ -17,6 +17,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/fast-saas/fast-saas/middleware/tenancy"
 )
 
 // Sentinel errors. Backends wrap them with context; match with errors.Is.
@@ -56,33 +58,17 @@ func (s TenantStatus) Valid() bool {
 }
 
 // Role is a member's role in one tenant: owner > admin > member > viewer.
-type Role string
+// It is the middleware's role type (tenancy.Role), so a role read from the
+// store is the role the tenancy middleware checks, with one ordering.
+type Role = tenancy.Role
 
 // Roles, most powerful first.
 const (
-	RoleOwner  Role = "owner"
-	RoleAdmin  Role = "admin"
-	RoleMember Role = "member"
-	RoleViewer Role = "viewer"
+	RoleOwner  = tenancy.RoleOwner
+	RoleAdmin  = tenancy.RoleAdmin
+	RoleMember = tenancy.RoleMember
+	RoleViewer = tenancy.RoleViewer
 )
-
-// Rank orders roles (owner 4 … viewer 1); an unknown role ranks 0.
-func (r Role) Rank() int {
-	switch r {
-	case RoleOwner:
-		return 4
-	case RoleAdmin:
-		return 3
-	case RoleMember:
-		return 2
-	case RoleViewer:
-		return 1
-	}
-	return 0
-}
-
-// Valid reports whether r is a known role.
-func (r Role) Valid() bool { return r.Rank() > 0 }
 
 // Tenant is one customer organization.
 type Tenant struct {
