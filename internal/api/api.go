@@ -17,10 +17,9 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fast-saas/fast-saas/internal/core"
+	"github.com/fast-saas/fast-saas/internal/metrics"
 )
 
 // Options configure the handler. Service and Auth are required.
@@ -28,7 +27,7 @@ type Options struct {
 	Service      *core.Service
 	Auth         *Authenticator
 	Logger       *slog.Logger
-	Registry     *prometheus.Registry // nil: no /metrics
+	Registry     *metrics.Registry // nil: no /metrics
 	Report       Reporter
 	MaxBodyBytes int64
 	CORSOrigins  []string
@@ -42,6 +41,9 @@ type Options struct {
 	// humaHealth turns the fast GET /health path off, so tests and
 	// benchmarks can compare it with the operation's huma path.
 	humaHealth bool
+	// countLimited counts saas_rate_limited_total (set by New when there
+	// is a Registry).
+	countLimited func(plan, scope string)
 }
 
 // Handler is the REST API.
@@ -63,6 +65,13 @@ func New(o Options) (*Handler, error) {
 	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = 1 << 20
+	}
+	if o.Registry != nil {
+		limited, err := o.Registry.Counter("saas_rate_limited_total", "Requests refused with 429 by the rate limiter.", "plan", "scope")
+		if err != nil {
+			return nil, err
+		}
+		o.countLimited = func(plan, scope string) { limited.WithLabelValues(plan, scope).Inc() }
 	}
 	mux := http.NewServeMux()
 	cfg := huma.DefaultConfig("fast-saas API", o.Version)
@@ -116,10 +125,10 @@ func New(o Options) (*Handler, error) {
 	}
 	h := &Handler{API: api, Ops: ops}
 	if o.Registry != nil {
-		metrics := promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{})
+		exposition := o.Registry.Handler()
 		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 			setRoute(r.Context(), "/metrics")
-			metrics.ServeHTTP(w, r)
+			exposition.ServeHTTP(w, r)
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -154,10 +163,10 @@ func New(o Options) (*Handler, error) {
 		}))
 	}
 
-	var metrics *Metrics
+	var httpMetrics *Metrics
 	if o.Registry != nil {
 		var err error
-		if metrics, err = NewMetrics(o.Registry); err != nil {
+		if httpMetrics, err = NewMetrics(o.Registry); err != nil {
 			return nil, err
 		}
 	}
@@ -168,7 +177,7 @@ func New(o Options) (*Handler, error) {
 	next = o.Auth.middleware(next)
 	next = ipChain(o.Traffic, o, next)
 	next = cors(o.CORSOrigins, next)
-	next = observe(o.Logger, metrics, o.Report, next)
+	next = observe(o.Logger, httpMetrics, o.Report, next)
 	h.Handler = next
 	return h, nil
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fast-saas/fast-saas/internal/core"
 	"github.com/fast-saas/fast-saas/internal/store"
@@ -130,7 +129,7 @@ func tenantChain(t Traffic, o Options) http.Handler {
 			Limit: func(r *http.Request) int64 { b, _ := billedFrom(r); return b.quota }})(h)
 	}
 	if t.Limiter != nil {
-		h = ratelimit.Middleware(ratelimit.Options{Limiter: t.Limiter, Scope: ratelimit.ScopeTenant, Registerer: o.registerer(),
+		h = ratelimit.Middleware(ratelimit.Options{Limiter: t.Limiter, Scope: ratelimit.ScopeTenant, CountLimited: o.countLimited,
 			KeyFunc: func(r *http.Request) (string, ratelimit.Limit, bool) {
 				b, ok := billedFrom(r)
 				if !ok || b.rate < 0 {
@@ -164,7 +163,7 @@ func ipChain(t Traffic, o Options, next http.Handler) http.Handler {
 	if res == nil {
 		res = clientip.New()
 	}
-	return ratelimit.Middleware(ratelimit.Options{Limiter: t.Limiter, Scope: ratelimit.ScopeIP, Registerer: o.registerer(),
+	return ratelimit.Middleware(ratelimit.Options{Limiter: t.Limiter, Scope: ratelimit.ScopeIP, CountLimited: o.countLimited,
 		KeyFunc: func(r *http.Request) (string, ratelimit.Limit, bool) {
 			a := res.ClientIP(r)
 			if !a.IsValid() {
@@ -239,12 +238,4 @@ func operationMiddleware(api huma.API, o Options, byID map[string]core.Operation
 		rctx = context.WithValue(rctx, opKey{}, hop)
 		chain.ServeHTTP(w, r.WithContext(rctx))
 	}
-}
-
-// registerer avoids handing a typed nil *prometheus.Registry to an interface.
-func (o Options) registerer() prometheus.Registerer {
-	if o.Registry == nil {
-		return nil
-	}
-	return o.Registry
 }

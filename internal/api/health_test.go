@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fast-saas/fast-saas/internal/core"
+	"github.com/fast-saas/fast-saas/internal/metrics"
 	"github.com/fast-saas/fast-saas/internal/store/sqlite"
 	"github.com/fast-saas/fast-saas/middleware/ratelimit"
 )
@@ -34,7 +34,7 @@ func healthHandler(tb testing.TB, humaHealth bool, checks []core.Check, timeout 
 	svc := &core.Service{Store: st, Plans: testPlans{}, Ready: checks, CheckTimeout: timeout}
 	lim := ratelimit.NewMemory(ratelimit.MemoryOptions{})
 	h, err := New(Options{Service: svc, Auth: &Authenticator{Service: svc}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry: prometheus.NewRegistry(), Traffic: Traffic{Limiter: lim, IPLimit: ratelimit.PerMinute(1 << 30)}, humaHealth: humaHealth})
+		Registry: metrics.NewRegistry(), Traffic: Traffic{Limiter: lim, IPLimit: ratelimit.PerMinute(1 << 30)}, humaHealth: humaHealth})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/fast-saas/fast-saas/internal/metrics"
 )
 
 type ctxKey int
@@ -118,9 +118,9 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Metrics are the HTTP metrics of spec/plans-and-metrics.md.
 type Metrics struct {
-	requests *prometheus.CounterVec
-	errors   *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests *metrics.CounterVec
+	errors   *metrics.CounterVec
+	duration *metrics.HistogramVec
 	// series caches each label set's children: WithLabelValues hashes and
 	// looks up the labels on every call, one map read here does not.
 	series sync.Map // seriesKey → *series
@@ -132,9 +132,9 @@ type seriesKey struct {
 }
 
 type series struct {
-	requests prometheus.Counter
-	errors   prometheus.Counter // nil below 500
-	duration prometheus.Observer
+	requests *metrics.Counter
+	errors   *metrics.Counter // nil below 500
+	duration *metrics.Histogram
 }
 
 // observe counts one answered request.
@@ -159,19 +159,20 @@ func (m *Metrics) observe(route, method string, code int, d time.Duration) {
 }
 
 // NewMetrics registers the HTTP metrics on reg.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "saas_api_requests_total", Help: "API requests by route, method and status code."}, []string{"route", "method", "code"}),
-		errors:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "saas_api_errors_total", Help: "API answers with a 5xx status, by route and code."}, []string{"route", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "saas_request_duration_seconds", Help: "API request latency by route and method.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"route", "method"}),
+func NewMetrics(reg *metrics.Registry) (*Metrics, error) {
+	var m Metrics
+	var err error
+	if m.requests, err = reg.Counter("saas_api_requests_total", "API requests by route, method and status code.", "route", "method", "code"); err != nil {
+		return nil, fmt.Errorf("register http metrics: %w", err)
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.errors, m.duration} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register http metrics: %w", err)
-		}
+	if m.errors, err = reg.Counter("saas_api_errors_total", "API answers with a 5xx status, by route and code.", "route", "code"); err != nil {
+		return nil, fmt.Errorf("register http metrics: %w", err)
 	}
-	return m, nil
+	if m.duration, err = reg.Histogram("saas_request_duration_seconds", "API request latency by route and method.",
+		[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}, "route", "method"); err != nil {
+		return nil, fmt.Errorf("register http metrics: %w", err)
+	}
+	return &m, nil
 }
 
 // observe is the outermost layer: request id, logger, recover, access log

@@ -10,13 +10,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/fast-saas/fast-saas/internal/metrics"
 )
 
 func TestObservePanicRequestIDAndMetrics(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
-	reg := prometheus.NewRegistry()
+	reg := metrics.NewRegistry()
 	m, err := NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
@@ -45,14 +45,10 @@ func TestObservePanicRequestIDAndMetrics(t *testing.T) {
 	if !strings.Contains(logs.String(), `"request_id":"abc-123"`) || !strings.Contains(logs.String(), `"route":"/boom"`) {
 		t.Errorf("logs lack request id or route: %s", logs.String())
 	}
-	families, _ := reg.Gather()
-	found := map[string]bool{}
-	for _, f := range families {
-		found[f.GetName()] = true
-	}
-	for _, name := range []string{"saas_api_requests_total", "saas_api_errors_total", "saas_request_duration_seconds"} {
-		if !found[name] {
-			t.Errorf("metric %s not exported", name)
+	for _, s := range [][]string{{"saas_api_requests_total", "/boom", "GET", "500"}, {"saas_api_errors_total", "/boom", "500"},
+		{"saas_request_duration_seconds", "/boom", "GET"}} {
+		if v, ok := reg.Value(s[0], s[1:]...); v != 1 {
+			t.Errorf("%v = %v (present %v), want 1", s, v, ok)
 		}
 	}
 	// A hostile request id is replaced, never echoed into logs.

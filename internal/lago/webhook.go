@@ -39,8 +39,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fast-saas/fast-saas/internal/metrics"
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Webhook headers and signature algorithms.
@@ -309,15 +309,15 @@ type ReceiverOptions struct {
 	// Dedup remembers accepted unique keys; nil keeps them in memory for
 	// 7 days (one replica).
 	Dedup Deduper
-	// Registerer receives the metrics; nil registers none.
-	Registerer prometheus.Registerer
+	// Metrics receives the metrics; nil exports none.
+	Metrics *metrics.Registry
 }
 
 // Receiver verifies, de-duplicates and counts Lago webhook deliveries.
 type Receiver struct {
 	o        ReceiverOptions
-	failures *prometheus.CounterVec
-	received *prometheus.CounterVec
+	failures *metrics.CounterVec
+	received *metrics.CounterVec
 
 	mu        sync.Mutex
 	key       *rsa.PublicKey
@@ -330,11 +330,15 @@ func NewReceiver(o ReceiverOptions) (*Receiver, error) {
 	if o.Dedup == nil {
 		o.Dedup = NewMemoryDeduper(7*24*time.Hour, 100_000)
 	}
-	r := &Receiver{o: o, key: o.PublicKey,
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lago_webhook_failures_total",
-			Help: "Lago webhook deliveries refused or not processed, by reason."}, []string{"reason"}),
-		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lago_webhooks_received_total",
-			Help: "Lago webhook deliveries answered 2xx, by outcome (accepted, duplicate, unknown_customer, unknown_type)."}, []string{"outcome"}),
+	r := &Receiver{o: o, key: o.PublicKey}
+	var err error
+	if r.failures, err = o.Metrics.Counter("lago_webhook_failures_total",
+		"Lago webhook deliveries refused or not processed, by reason.", "reason"); err != nil {
+		return nil, fmt.Errorf("lago webhooks: %w", err)
+	}
+	if r.received, err = o.Metrics.Counter("lago_webhooks_received_total",
+		"Lago webhook deliveries answered 2xx, by outcome (accepted, duplicate, unknown_customer, unknown_type).", "outcome"); err != nil {
+		return nil, fmt.Errorf("lago webhooks: %w", err)
 	}
 	// Every series exists from the start, so rate() and alert rules see 0.
 	for _, reason := range Reasons {
@@ -342,13 +346,6 @@ func NewReceiver(o ReceiverOptions) (*Receiver, error) {
 	}
 	for _, outcome := range Outcomes {
 		r.received.WithLabelValues(outcome)
-	}
-	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{r.failures, r.received} {
-			if err := o.Registerer.Register(c); err != nil {
-				return nil, fmt.Errorf("lago webhooks: register metrics: %w", err)
-			}
-		}
 	}
 	return r, nil
 }

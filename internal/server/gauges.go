@@ -5,9 +5,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/fast-saas/fast-saas/internal/core"
+	"github.com/fast-saas/fast-saas/internal/metrics"
 	"github.com/fast-saas/fast-saas/internal/store"
 )
 
@@ -19,23 +18,24 @@ import (
 //	saas_tenant_usage_ratio{plan}   highest used/quota this month among the plan's tenants
 //	saas_tenants_over_quota{plan}
 type tenantGauges struct {
-	active, ratio, over *prometheus.GaugeVec
+	active, ratio, over *metrics.GaugeVec
 	svc                 *core.Service
 	st                  store.Store
 	log                 *slog.Logger
 }
 
-func newTenantGauges(reg prometheus.Registerer, svc *core.Service, st store.Store, log *slog.Logger) (*tenantGauges, error) {
-	g := &tenantGauges{svc: svc, st: st, log: log,
-		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "saas_tenants_active_total", Help: "Active tenants by plan."}, []string{"plan"}),
-		ratio: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "saas_tenant_usage_ratio",
-			Help: "Highest ratio of this month's API calls to the monthly quota among the plan's active tenants."}, []string{"plan"}),
-		over: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "saas_tenants_over_quota", Help: "Active tenants at or over their monthly API call quota, by plan."}, []string{"plan"}),
+func newTenantGauges(reg *metrics.Registry, svc *core.Service, st store.Store, log *slog.Logger) (*tenantGauges, error) {
+	g := &tenantGauges{svc: svc, st: st, log: log}
+	var err error
+	if g.active, err = reg.Gauge("saas_tenants_active_total", "Active tenants by plan.", "plan"); err != nil {
+		return nil, err
 	}
-	for _, c := range []prometheus.Collector{g.active, g.ratio, g.over} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if g.ratio, err = reg.Gauge("saas_tenant_usage_ratio",
+		"Highest ratio of this month's API calls to the monthly quota among the plan's active tenants.", "plan"); err != nil {
+		return nil, err
+	}
+	if g.over, err = reg.Gauge("saas_tenants_over_quota", "Active tenants at or over their monthly API call quota, by plan.", "plan"); err != nil {
+		return nil, err
 	}
 	return g, nil
 }

@@ -8,10 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/fast-saas/fast-saas/internal/core"
+	"github.com/fast-saas/fast-saas/internal/metrics"
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/internal/store/sqlite"
 	"github.com/fast-saas/fast-saas/middleware/entitlements"
@@ -49,7 +47,7 @@ func TestTenantGauges(t *testing.T) {
 	if _, err := st.UpdateTenant(ctx, suspended); err != nil {
 		t.Fatal(err)
 	}
-	g, err := newTenantGauges(prometheus.NewRegistry(), svc, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g, err := newTenantGauges(metrics.NewRegistry(), svc, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +55,7 @@ func TestTenantGauges(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		vec  *prometheus.GaugeVec
+		vec  *metrics.GaugeVec
 		plan string
 		want float64
 	}{
@@ -66,11 +64,7 @@ func TestTenantGauges(t *testing.T) {
 		{g.over, "free", 1}, {g.over, "pro", 0}, {g.over, "enterprise", 0},
 	}
 	for i, tt := range tests {
-		var m dto.Metric
-		if err := tt.vec.WithLabelValues(tt.plan).Write(&m); err != nil {
-			t.Fatal(err)
-		}
-		if got := m.GetGauge().GetValue(); got != tt.want {
+		if got := tt.vec.WithLabelValues(tt.plan).Value(); got != tt.want {
 			t.Errorf("gauge %d {plan=%q} = %v, want %v", i, tt.plan, got, tt.want)
 		}
 	}

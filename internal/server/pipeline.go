@@ -7,12 +7,12 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fast-saas/fast-saas/internal/api"
 	"github.com/fast-saas/fast-saas/internal/core"
 	"github.com/fast-saas/fast-saas/internal/lago"
+	"github.com/fast-saas/fast-saas/internal/metrics"
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/internal/usage"
 	"github.com/fast-saas/fast-saas/middleware/clientip"
@@ -38,9 +38,9 @@ type pipeline struct {
 	limiter  *ratelimit.Redis
 }
 
-func (s *Server) buildPipeline(ctx context.Context, reg *prometheus.Registry) (*pipeline, error) {
+func (s *Server) buildPipeline(ctx context.Context, reg *metrics.Registry) (*pipeline, error) {
 	cfg := s.Config
-	metrics, err := usage.NewMetrics(reg)
+	usageMetrics, err := usage.NewMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
@@ -52,17 +52,21 @@ func (s *Server) buildPipeline(ctx context.Context, reg *prometheus.Registry) (*
 	}
 	var rec metering.Recorder
 	if s.redis != nil {
-		p.limiter, err = ratelimit.NewRedis(s.redis, ratelimit.RedisOptions{Prefix: cfg.RedisPrefix + "rl:", Registerer: reg, Logger: s.Logger})
+		countErr, err := rateLimitErrors(reg)
+		if err != nil {
+			return nil, err
+		}
+		p.limiter, err = ratelimit.NewRedis(s.redis, ratelimit.RedisOptions{Prefix: cfg.RedisPrefix + "rl:", Logger: s.Logger, CountError: countErr})
 		if err != nil {
 			return nil, fmt.Errorf("rate limiter: %w", err)
 		}
 		p.traffic.Limiter = p.limiter
-		if rec, err = usage.NewRedisRecorder(usage.RedisOptions{Client: s.redis, Prefix: s.Config.RedisPrefix, Metrics: metrics}); err != nil {
+		if rec, err = usage.NewRedisRecorder(usage.RedisOptions{Client: s.redis, Prefix: s.Config.RedisPrefix, Metrics: usageMetrics}); err != nil {
 			return nil, err
 		}
 		host, _ := os.Hostname()
 		p.consumer, err = usage.NewConsumer(ctx, usage.ConsumerOptions{Client: s.redis, Prefix: s.Config.RedisPrefix, Writer: s.Store,
-			Name: fmt.Sprintf("%s-%d", host, os.Getpid()), Metrics: metrics, Logger: s.Logger})
+			Name: fmt.Sprintf("%s-%d", host, os.Getpid()), Metrics: usageMetrics, Logger: s.Logger})
 		if err != nil {
 			// Redis down at start: serve anyway (readiness says so); usage
 			// recording fails until it is back and the consumer restarts.
@@ -75,7 +79,7 @@ func (s *Server) buildPipeline(ctx context.Context, reg *prometheus.Registry) (*
 		// bigger queue only holds more memory when the store is slow (callers
 		// then wait), and the queue is live heap the collector scans every
 		// cycle: 10,000 slots were 1.7 MiB (heap profile under load, issue 5).
-		if p.buffer, err = usage.NewMemoryBuffer(usage.MemoryOptions{Writer: s.Store, Capacity: 4096, Metrics: metrics, Logger: s.Logger}); err != nil {
+		if p.buffer, err = usage.NewMemoryBuffer(usage.MemoryOptions{Writer: s.Store, Capacity: 4096, Metrics: usageMetrics, Logger: s.Logger}); err != nil {
 			return nil, err
 		}
 		rec = p.buffer
@@ -90,7 +94,7 @@ func (s *Server) buildPipeline(ctx context.Context, reg *prometheus.Registry) (*
 		// crashes (SIGKILL, OOM) reach Lago 30 s late instead of 5 min late;
 		// a resend after an expired lease is harmless (Lago de-duplicates by
 		// transaction_id). Measured by bench/cmd/faults.
-		if p.forward, err = usage.NewForwarder(usage.ForwarderOptions{Outbox: s.Store, Lago: client, Tenants: s.Store, Metrics: metrics, Logger: s.Logger,
+		if p.forward, err = usage.NewForwarder(usage.ForwarderOptions{Outbox: s.Store, Lago: client, Tenants: s.Store, Metrics: usageMetrics, Logger: s.Logger,
 			Lease: 30 * time.Second}); err != nil {
 			return nil, err
 		}
@@ -151,4 +155,14 @@ func pipelineCheck(st store.Store, rdb *redis.Client, prefix string, lagoOn bool
 		}
 		return nil
 	}}
+}
+
+// rateLimitErrors counts the decisions Redis failed to take
+// (saas_ratelimit_backend_errors_total).
+func rateLimitErrors(reg *metrics.Registry) (func(), error) {
+	vec, err := reg.Counter("saas_ratelimit_backend_errors_total", "Rate limiter decisions that Redis failed to take (timeouts, connection errors).")
+	if err != nil {
+		return nil, err
+	}
+	return vec.WithLabelValues().Inc, nil
 }

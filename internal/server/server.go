@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/getsentry/sentry-go"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fast-saas/fast-saas/internal/ai"
@@ -24,6 +22,7 @@ import (
 	"github.com/fast-saas/fast-saas/internal/catalog"
 	"github.com/fast-saas/fast-saas/internal/config"
 	"github.com/fast-saas/fast-saas/internal/core"
+	"github.com/fast-saas/fast-saas/internal/metrics"
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/middleware/apikey"
 	"github.com/fast-saas/fast-saas/middleware/authn"
@@ -108,8 +107,11 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 			hub.CaptureException(err)
 		}
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := metrics.NewRegistry()
+	if err := reg.RegisterRuntime(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if s.pipe, err = s.buildPipeline(ctx, reg); err != nil {
 		s.Close()
 		return nil, err

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fast-saas/fast-saas/internal/config"
 	"github.com/fast-saas/fast-saas/internal/lago"
+	"github.com/fast-saas/fast-saas/internal/metrics"
 )
 
 // webhookDedupTTL is how long a Lago webhook's unique key is remembered:
@@ -23,8 +23,8 @@ const webhookDedupTTL = 7 * 24 * time.Hour
 // (Redis when configured, so replicas share them; memory otherwise). It
 // always returns a receiver, so the metrics exist and a delivery to an
 // unconfigured server is counted (not_configured).
-func lagoWebhooks(cfg config.Config, rdb *redis.Client, reg prometheus.Registerer) (*lago.Receiver, error) {
-	o := lago.ReceiverOptions{HMACKey: []byte(cfg.LagoWebhookHMACKey), Issuer: cfg.LagoWebhookIssuer, Registerer: reg}
+func lagoWebhooks(cfg config.Config, rdb *redis.Client, reg *metrics.Registry) (*lago.Receiver, error) {
+	o := lago.ReceiverOptions{HMACKey: []byte(cfg.LagoWebhookHMACKey), Issuer: cfg.LagoWebhookIssuer, Metrics: reg}
 	switch {
 	case cfg.LagoWebhookPublicKey != "":
 		k, err := lago.ParsePublicKey(cfg.LagoWebhookPublicKey)

@@ -80,8 +80,8 @@ func mustWebhook(t *testing.T, fake *lagofake.Server, typ, objectType string, ob
 	return w
 }
 
-// metrics reads the counters of the server's /metrics by series.
-func metrics(t *testing.T, url string) map[string]float64 {
+// scrape reads the counters of the server's /metrics by series.
+func scrape(t *testing.T, url string) map[string]float64 {
 	t.Helper()
 	resp, err := http.Get(url + "/metrics")
 	if err != nil {
@@ -222,7 +222,7 @@ func TestLagoWebhooks(t *testing.T) {
 		`lago_webhooks_received_total{outcome="unknown_type"}`:        1,
 		`lago_webhooks_received_total{outcome="unknown_customer"}`:    2,
 	}
-	gotMetrics := metrics(t, url)
+	gotMetrics := scrape(t, url)
 	for k, v := range wantMetrics {
 		if g, ok := gotMetrics[k]; !ok || g != v {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)

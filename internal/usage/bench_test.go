@@ -6,12 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fast-saas/fast-saas/internal/metrics"
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/internal/testenv"
 	"github.com/fast-saas/fast-saas/internal/usage"
 	"github.com/fast-saas/fast-saas/middleware/metering"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -252,10 +251,4 @@ func BenchmarkStoreInsertBatch(b *testing.B) {
 	}
 }
 
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		panic(err)
-	}
-	return m.Counter.GetValue()
-}
+func counterValue(c *metrics.Counter) float64 { return c.Value() }

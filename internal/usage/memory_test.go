@@ -6,13 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/google/go-cmp/cmp"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fast-saas/fast-saas/internal/metrics"
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/middleware/metering"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func testEvents(t testing.TB, tenant string, n int) ([]metering.Event, []string) {
@@ -50,7 +51,7 @@ func TestMemoryBufferFlushesEverythingOnClose(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			st := newMemStore()
-			reg := prometheus.NewRegistry()
+			reg := metrics.NewRegistry()
 			m, err := NewMetrics(reg)
 			if err != nil {
 				t.Fatal(err)

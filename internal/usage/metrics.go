@@ -1,10 +1,6 @@
 package usage
 
-import (
-	"errors"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/fast-saas/fast-saas/internal/metrics"
 
 // Outcomes of saas_usage_events_total.
 const (
@@ -20,70 +16,44 @@ const (
 	StageLago   = "lago"   // age of the oldest outbox row not yet sent to Lago
 )
 
-// Metrics are the pipeline's Prometheus collectors. One Metrics may be shared
-// by recorders, consumers and the forwarder of a process.
+// Metrics are the pipeline's metrics. One Metrics may be shared by
+// recorders, consumers and the forwarder of a process.
 type Metrics struct {
-	Events       *prometheus.CounterVec // saas_usage_events_total{outcome}
-	Lag          *prometheus.GaugeVec   // saas_usage_pipeline_lag_seconds{stage}
-	LagoFailures *prometheus.CounterVec // lago_forward_failures_total{reason}
+	Events       *metrics.CounterVec // saas_usage_events_total{outcome}
+	Lag          *metrics.GaugeVec   // saas_usage_pipeline_lag_seconds{stage}
+	LagoFailures *metrics.CounterVec // lago_forward_failures_total{reason}
 }
 
-// NewMetrics creates the collectors and registers them on reg (nil: not
-// registered, still usable). Collectors already registered on reg by another
-// NewMetrics call are reused, so a process may call it more than once.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "saas_usage_events_total",
-			Help: "Usage events by outcome when written to the store: accepted, duplicate (same transaction id) or rejected.",
-		}, []string{"outcome"}),
-		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "saas_usage_pipeline_lag_seconds",
-			Help: "Age in seconds of the oldest usage event not yet through a stage (buffer, store, lago).",
-		}, []string{"stage"}),
-		LagoFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lago_forward_failures_total",
-			Help: "Failed attempts to forward outbox rows to Lago, by reason.",
-		}, []string{"reason"}),
+// NewMetrics creates the metrics on reg (nil: not exported, still usable).
+// Metrics already on reg from another NewMetrics call are shared, so a
+// process may call it more than once.
+func NewMetrics(reg *metrics.Registry) (*Metrics, error) {
+	var m Metrics
+	var err error
+	if m.Events, err = reg.Counter("saas_usage_events_total",
+		"Usage events by outcome when written to the store: accepted, duplicate (same transaction id) or rejected.", "outcome"); err != nil {
+		return nil, err
 	}
+	if m.Lag, err = reg.Gauge("saas_usage_pipeline_lag_seconds",
+		"Age in seconds of the oldest usage event not yet through a stage (buffer, store, lago).", "stage"); err != nil {
+		return nil, err
+	}
+	if m.LagoFailures, err = reg.Counter("lago_forward_failures_total",
+		"Failed attempts to forward outbox rows to Lago, by reason.", "reason"); err != nil {
+		return nil, err
+	}
+	// Zero series exist from the start, so rate() and alerts see them.
 	for _, o := range []string{OutcomeAccepted, OutcomeDuplicate, OutcomeRejected} {
 		m.Events.WithLabelValues(o)
 	}
 	for _, s := range []string{StageBuffer, StageStore, StageLago} {
 		m.Lag.WithLabelValues(s)
 	}
-	// Zero series exist from the start, so rate() and alerts see them.
 	for _, r := range []string{ReasonUnavailable, ReasonServerError, ReasonRateLimited, ReasonUnauthorized,
 		ReasonNotFound, ReasonRejected, ReasonBadRequest, ReasonInvalidRow, ReasonStore} {
 		m.LagoFailures.WithLabelValues(r)
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var err error
-	if m.Events, err = register(reg, m.Events); err != nil {
-		return nil, err
-	}
-	if m.Lag, err = register(reg, m.Lag); err != nil {
-		return nil, err
-	}
-	if m.LagoFailures, err = register(reg, m.LagoFailures); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, err
-	}
-	return c, nil
+	return &m, nil
 }
 
 // orNop returns m, or unregistered metrics when m is nil, so callers never

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/fast-saas/fast-saas/internal/metrics"
 	"github.com/fast-saas/fast-saas/middleware/metering"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -33,9 +33,9 @@ type PipelineOptions struct {
 	// Lago, when set, starts a Forwarder; nil leaves outbox rows pending
 	// (they are sent once Lago is configured).
 	Lago LagoAPI
-	// Registerer receives the metrics; nil = not exported.
-	Registerer prometheus.Registerer
-	Logger     *slog.Logger
+	// Registry receives the metrics; nil = not exported.
+	Registry *metrics.Registry
+	Logger   *slog.Logger
 }
 
 // Pipeline is the running usage pipeline of one process: a
@@ -59,7 +59,7 @@ func StartPipeline(ctx context.Context, opts PipelineOptions) (*Pipeline, error)
 	if opts.Store == nil {
 		return nil, errors.New("usage: pipeline needs a Store")
 	}
-	m, err := NewMetrics(opts.Registerer)
+	m, err := NewMetrics(opts.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("usage: register metrics: %w", err)
 	}

@@ -7,9 +7,9 @@ import (
 
 	"github.com/fast-saas/fast-saas/internal/lago"
 	"github.com/fast-saas/fast-saas/internal/lago/lagofake"
+	"github.com/fast-saas/fast-saas/internal/metrics"
 	"github.com/fast-saas/fast-saas/internal/testenv"
 	"github.com/fast-saas/fast-saas/internal/usage"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -31,8 +31,8 @@ func TestStartPipeline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			reg := prometheus.NewRegistry()
-			p, err := usage.StartPipeline(ctx, usage.PipelineOptions{Store: st, Redis: client, RedisPrefix: prefix, Lago: lc, Registerer: reg})
+			reg := metrics.NewRegistry()
+			p, err := usage.StartPipeline(ctx, usage.PipelineOptions{Store: st, Redis: client, RedisPrefix: prefix, Lago: lc, Registry: reg})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,18 +59,14 @@ func TestStartPipeline(t *testing.T) {
 					t.Errorf("event %s delivered %d times, want 1", id, got[id])
 				}
 			}
-			mfs, err := reg.Gather()
-			if err != nil {
-				t.Fatal(err)
-			}
-			names := map[string]bool{}
-			for _, mf := range mfs {
-				names[mf.GetName()] = true
-			}
-			for _, n := range []string{"saas_usage_events_total", "saas_usage_pipeline_lag_seconds", "lago_forward_failures_total"} {
-				if !names[n] {
-					t.Errorf("metric %s not registered", n)
+			for _, s := range [][]string{{"saas_usage_events_total", usage.OutcomeAccepted}, {"saas_usage_pipeline_lag_seconds", usage.StageLago},
+				{"lago_forward_failures_total", usage.ReasonServerError}} {
+				if _, ok := reg.Value(s[0], s[1:]...); !ok {
+					t.Errorf("metric %s not registered", s)
 				}
+			}
+			if v, _ := reg.Value("saas_usage_events_total", usage.OutcomeAccepted); v != 40 {
+				t.Errorf("saas_usage_events_total{outcome=accepted} = %v, want 40", v)
 			}
 		})
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/fast-saas/fast-saas/middleware/problem"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Scopes name what a limit applies to. The scope is the metric label, the
@@ -42,9 +41,13 @@ type Options struct {
 	// outage, invalid limit). nil answers 503 for ErrUnavailable and 500
 	// otherwise.
 	OnError func(w http.ResponseWriter, r *http.Request, err error)
-	// Registerer receives saas_rate_limited_total{plan,scope}; nil means no
-	// metric. Several middlewares may share one registry.
-	Registerer prometheus.Registerer
+	// CountLimited, when set, is called for every request refused with 429,
+	// with the plan (Plan's answer, "none" without one) and the scope: the
+	// place to count saas_rate_limited_total{plan,scope} in whatever metrics
+	// library the service uses, e.g. with the Prometheus client:
+	//
+	//	CountLimited: func(plan, scope string) { vec.WithLabelValues(plan, scope).Inc() }
+	CountLimited func(plan, scope string)
 }
 
 // Middleware limits each request with opts.Limiter under the key and limit
@@ -58,8 +61,8 @@ type Options struct {
 // are chained (per IP, then per tenant) the inner one's headers replace the
 // outer one's: a client sees the most specific policy that applied.
 //
-// Middleware panics when opts is unusable (nil Limiter or KeyFunc, or a
-// metric that cannot be registered): that is a wiring bug, found at startup.
+// Middleware panics when opts is unusable (nil Limiter or KeyFunc): that is
+// a wiring bug, found at startup.
 func Middleware(opts Options) func(http.Handler) http.Handler {
 	if opts.Limiter == nil || opts.KeyFunc == nil {
 		panic("ratelimit.Middleware: Limiter and KeyFunc are required")
@@ -67,17 +70,6 @@ func Middleware(opts Options) func(http.Handler) http.Handler {
 	scope := opts.Scope
 	if scope == "" {
 		scope = ScopeTenant
-	}
-	var limited *prometheus.CounterVec
-	if opts.Registerer != nil {
-		var err error
-		limited, err = registerCounterVec(opts.Registerer, prometheus.CounterOpts{
-			Name: "saas_rate_limited_total",
-			Help: "Requests refused with 429 by the rate limiter.",
-		}, []string{"plan", "scope"})
-		if err != nil {
-			panic("ratelimit.Middleware: " + err.Error())
-		}
 	}
 	onLimited := opts.OnLimited
 	if onLimited == nil {
@@ -111,7 +103,7 @@ func Middleware(opts Options) func(http.Handler) http.Handler {
 				return
 			}
 			w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10))
-			if limited != nil {
+			if opts.CountLimited != nil {
 				plan := ""
 				if opts.Plan != nil {
 					plan = opts.Plan(r)
@@ -119,7 +111,7 @@ func Middleware(opts Options) func(http.Handler) http.Handler {
 				if plan == "" {
 					plan = "none"
 				}
-				limited.WithLabelValues(plan, scope).Inc()
+				opts.CountLimited(plan, scope)
 			}
 			onLimited(w, r, d)
 		})

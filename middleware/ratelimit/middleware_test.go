@@ -3,9 +3,10 @@ package ratelimit_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,8 +14,6 @@ import (
 	"github.com/fast-saas/fast-saas/middleware/ratelimit"
 	"github.com/fast-saas/fast-saas/middleware/ratelimit/ratelimittest"
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 func tenantKey(limit ratelimit.Limit) func(r *http.Request) (string, ratelimit.Limit, bool) {
@@ -51,13 +50,13 @@ var rlHeaders = []string{"RateLimit-Policy", "RateLimit", "X-RateLimit-Limit", "
 func TestMiddlewareHeadersAnd429(t *testing.T) {
 	t.Parallel()
 	clock := ratelimittest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	reg := prometheus.NewRegistry()
+	var counted syncCounts
 	h := ratelimit.Middleware(ratelimit.Options{
-		Limiter:    ratelimit.NewMemory(ratelimit.MemoryOptions{Now: clock.Now}),
-		KeyFunc:    tenantKey(ratelimit.Limit{Rate: 3, Period: time.Minute}),
-		Scope:      ratelimit.ScopeTenant,
-		Plan:       func(*http.Request) string { return "free" },
-		Registerer: reg,
+		Limiter:      ratelimit.NewMemory(ratelimit.MemoryOptions{Now: clock.Now}),
+		KeyFunc:      tenantKey(ratelimit.Limit{Rate: 3, Period: time.Minute}),
+		Scope:        ratelimit.ScopeTenant,
+		Plan:         func(*http.Request) string { return "free" },
+		CountLimited: counted.add,
 	})(okHandler)
 
 	wantAllowed := []map[string]string{
@@ -93,8 +92,8 @@ func TestMiddlewareHeadersAnd429(t *testing.T) {
 	if body["code"] != "rate_limited" || body["type"] != problem.TypeFor("rate_limited") || body["status"] != float64(429) {
 		t.Errorf("problem body = %v, want code/type rate_limited, status 429", body)
 	}
-	if got := counterValue(t, mustVec(t, reg).WithLabelValues("free", "tenant")); got != 1 {
-		t.Errorf("saas_rate_limited_total{plan=free,scope=tenant} = %v, want 1", got)
+	if got := counted.get(); !maps.Equal(got, map[string]int{"free/tenant": 1}) {
+		t.Errorf("counted refusals %v, want one of plan free, scope tenant", got)
 	}
 	// Another tenant is unaffected.
 	if got := get(h, "t2").Code; got != http.StatusNoContent {
@@ -102,15 +101,25 @@ func TestMiddlewareHeadersAnd429(t *testing.T) {
 	}
 }
 
-// mustVec re-registers the metric to fetch the collector already there.
-func mustVec(t *testing.T, reg *prometheus.Registry) *prometheus.CounterVec {
-	t.Helper()
-	err := reg.Register(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "saas_rate_limited_total", Help: "Requests refused with 429 by the rate limiter."}, []string{"plan", "scope"}))
-	var are prometheus.AlreadyRegisteredError
-	if !errors.As(err, &are) {
-		t.Fatalf("saas_rate_limited_total not registered (err %v)", err)
+// syncCounts counts CountLimited calls by plan/scope.
+type syncCounts struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+func (c *syncCounts) add(plan, scope string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]int{}
 	}
-	return are.ExistingCollector.(*prometheus.CounterVec)
+	c.m[plan+"/"+scope]++
+}
+
+func (c *syncCounts) get() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.m)
 }
 
 func TestMiddlewareSkips(t *testing.T) {
@@ -144,10 +153,10 @@ func TestMiddlewareSkips(t *testing.T) {
 func TestMiddlewareScopesDoNotShareKeys(t *testing.T) {
 	t.Parallel()
 	lim := ratelimit.NewMemory(ratelimit.MemoryOptions{})
-	reg := prometheus.NewRegistry()
+	var counted syncCounts
 	same := func(r *http.Request) (string, ratelimit.Limit, bool) { return "x", ratelimit.PerMinute(1), true }
-	ip := ratelimit.Middleware(ratelimit.Options{Limiter: lim, KeyFunc: same, Scope: ratelimit.ScopeIP, Registerer: reg})
-	tenant := ratelimit.Middleware(ratelimit.Options{Limiter: lim, KeyFunc: same, Scope: ratelimit.ScopeTenant, Registerer: reg})
+	ip := ratelimit.Middleware(ratelimit.Options{Limiter: lim, KeyFunc: same, Scope: ratelimit.ScopeIP, CountLimited: counted.add})
+	tenant := ratelimit.Middleware(ratelimit.Options{Limiter: lim, KeyFunc: same, Scope: ratelimit.ScopeTenant, CountLimited: counted.add})
 	h := ip(tenant(okHandler))
 	w := get(h, "")
 	if w.Code != http.StatusNoContent {
@@ -164,6 +173,9 @@ func TestMiddlewareScopesDoNotShareKeys(t *testing.T) {
 	_ = json.Unmarshal(w.Body.Bytes(), &body)
 	if body["scope"] != "ip" {
 		t.Errorf("refused by scope %v, want ip (the outer limiter)", body["scope"])
+	}
+	if got := counted.get(); !maps.Equal(got, map[string]int{"none/ip": 1}) {
+		t.Errorf("counted refusals %v, want one of scope ip without a plan", got)
 	}
 }
 
@@ -229,13 +241,4 @@ func TestMiddlewarePanicsWithoutLimiter(t *testing.T) {
 		}
 	}()
 	ratelimit.Middleware(ratelimit.Options{KeyFunc: tenantKey(ratelimit.PerMinute(1))})
-}
-
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }

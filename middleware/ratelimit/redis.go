@@ -2,13 +2,11 @@ package ratelimit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -76,9 +74,10 @@ type RedisOptions struct {
 	// right choice with several replicas) uses the Redis server's clock,
 	// so replicas with skewed clocks still agree. Tests inject a fake clock.
 	Now func() time.Time
-	// Registerer receives saas_ratelimit_backend_errors_total; nil means
-	// no metric.
-	Registerer prometheus.Registerer
+	// CountError, when set, is called once per decision Redis failed to
+	// take (timeout, connection error): the place to count
+	// saas_ratelimit_backend_errors_total.
+	CountError func()
 	// Logger receives at most one line per LogEvery about Redis failures;
 	// nil means slog.Default().
 	Logger *slog.Logger
@@ -127,7 +126,7 @@ type Redis struct {
 	batch      *batcher // nil: one round trip per decision
 	lease      time.Duration
 	leases     leases
-	errors     prometheus.Counter
+	countError func()
 	log        *throttledLog
 }
 
@@ -170,16 +169,7 @@ func NewRedis(client redis.Scripter, opts RedisOptions) (*Redis, error) {
 		every = 10 * time.Second
 	}
 	r.log = &throttledLog{logger: logger, every: every}
-	if opts.Registerer != nil {
-		c, err := registerCounter(opts.Registerer, prometheus.CounterOpts{
-			Name: "saas_ratelimit_backend_errors_total",
-			Help: "Rate limiter decisions that Redis failed to take (timeouts, connection errors).",
-		})
-		if err != nil {
-			return nil, err
-		}
-		r.errors = c
-	}
+	r.countError = opts.CountError
 	return r, nil
 }
 
@@ -225,8 +215,8 @@ func (r *Redis) Allow(ctx context.Context, key string, limit Limit) (Decision, e
 		// The caller gave up (client disconnected): not a Redis failure.
 		return Decision{}, fmt.Errorf("rate limit %q: %w", key, ctx.Err())
 	}
-	if r.errors != nil {
-		r.errors.Inc()
+	if r.countError != nil {
+		r.countError()
 	}
 	r.log.failure(err, r.failClosed)
 	if r.failClosed {
@@ -329,35 +319,4 @@ func (l *throttledLog) failure(err error, failClosed bool) {
 		mode = "fail-closed: requests refused with 503"
 	}
 	l.logger.Warn("rate limiter: redis unavailable", "error", err.Error(), "mode", mode, "suppressed_since_last", suppressed)
-}
-
-// registerCounter registers c, or returns the counter already registered
-// under the same name so that several limiters or middlewares can share a
-// registry.
-func registerCounter(reg prometheus.Registerer, opts prometheus.CounterOpts) (prometheus.Counter, error) {
-	c := prometheus.NewCounter(opts)
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(prometheus.Counter); ok {
-				return existing, nil
-			}
-		}
-		return nil, fmt.Errorf("register %s: %w", opts.Name, err)
-	}
-	return c, nil
-}
-
-func registerCounterVec(reg prometheus.Registerer, opts prometheus.CounterOpts, labels []string) (*prometheus.CounterVec, error) {
-	c := prometheus.NewCounterVec(opts, labels)
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return existing, nil
-			}
-		}
-		return nil, fmt.Errorf("register %s: %w", opts.Name, err)
-	}
-	return c, nil
 }
