@@ -5,9 +5,9 @@
 //
 // It replaces the Prometheus client library in the binary. That library
 // links protocol buffers and their descriptor registrations, whose package
-// initialization every command paid: measured on the bare imports, 1.6 MiB
-// of resident memory and 1 ms of start-up for every fast-saas process,
-// including `fast-saas mcp` and `catalog`, which never serve metrics.
+// initialization every command paid, including `fast-saas mcp` and
+// `catalog`, which never serve metrics: `fast-saas version` went from 17.8
+// to 16.2 MiB of resident memory without it.
 //
 // A nil *Registry is valid: what it creates works but is never exported.
 package metrics
@@ -72,11 +72,11 @@ type child struct {
 var ErrConflict = errors.New("metrics: name already registered differently")
 
 func (r *Registry) register(f *family) (*family, error) {
-	if err := checkName(f.name); err != nil {
+	if err := checkName(f.name, true); err != nil {
 		return nil, err
 	}
 	for _, l := range f.labels {
-		if err := checkName(l); err != nil || l == "le" || strings.HasPrefix(l, "__") {
+		if err := checkName(l, false); err != nil || l == "le" || strings.HasPrefix(l, "__") {
 			return nil, fmt.Errorf("metrics: %s: label name %q is not allowed", f.name, l)
 		}
 	}
@@ -96,10 +96,12 @@ func (r *Registry) register(f *family) (*family, error) {
 	return f, nil
 }
 
-func checkName(s string) error {
+// checkName checks a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*) or, without
+// colons, a label name.
+func checkName(s string, colon bool) error {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '_' || c == ':' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9' {
+		if c == '_' || c == ':' && colon || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9' {
 			continue
 		}
 		return fmt.Errorf("metrics: %q is not a metric or label name", s)

@@ -144,7 +144,10 @@ func TestRegistration(t *testing.T) {
 			t.Errorf("%s: %v, want ErrConflict", name, err)
 		}
 	}
-	for _, bad := range [][]string{{"1x", ""}, {"x y", ""}, {"", ""}, {"ok", "le"}, {"ok", "__x"}, {"ok", "a-b"}} {
+	if _, err := r.Counter("job:rule_total", "Recording-rule style names may have colons."); err != nil {
+		t.Errorf("colon in a metric name refused: %v", err)
+	}
+	for _, bad := range [][]string{{"1x", ""}, {"x y", ""}, {"", ""}, {"ok", "le"}, {"ok", "__x"}, {"ok", "a-b"}, {"ok", "a:b"}} {
 		if _, err := r.Counter(bad[0], "h", bad[1:]...); err == nil {
 			t.Errorf("name %q label %q accepted", bad[0], bad[1])
 		}
