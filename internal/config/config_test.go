@@ -269,3 +269,26 @@ func TestGCPercent(t *testing.T) {
 		}
 	}
 }
+
+func TestRateLimitLease(t *testing.T) {
+	t.Parallel()
+	for value, want := range map[string]time.Duration{"": 0, "0": 0, "0s": 0, "20ms": 20 * time.Millisecond, "1s": time.Second} {
+		env := map[string]string{}
+		if value != "" {
+			env["FASTSAAS_RATE_LIMIT_LEASE"] = value
+		}
+		c, err := Load(Source{Env: envOf(env)})
+		if err != nil {
+			t.Fatalf("FASTSAAS_RATE_LIMIT_LEASE=%q: %v", value, err)
+		}
+		if c.RateLimitLease != want {
+			t.Errorf("FASTSAAS_RATE_LIMIT_LEASE=%q: %v, want %v", value, c.RateLimitLease, want)
+		}
+	}
+	for _, bad := range []string{"20", "-5ms", "2s", "soon"} {
+		_, err := Load(Source{Env: envOf(map[string]string{"FASTSAAS_RATE_LIMIT_LEASE": bad})})
+		if err == nil || !strings.Contains(err.Error(), "FASTSAAS_RATE_LIMIT_LEASE") {
+			t.Errorf("FASTSAAS_RATE_LIMIT_LEASE=%q: error = %v, want one naming the variable", bad, err)
+		}
+	}
+}

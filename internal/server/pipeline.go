@@ -56,7 +56,8 @@ func (s *Server) buildPipeline(ctx context.Context, reg *metrics.Registry) (*pip
 		if err != nil {
 			return nil, err
 		}
-		p.limiter, err = ratelimit.NewRedis(s.redis, ratelimit.RedisOptions{Prefix: cfg.RedisPrefix + "rl:", Logger: s.Logger, CountError: countErr})
+		p.limiter, err = ratelimit.NewRedis(s.redis, ratelimit.RedisOptions{Prefix: cfg.RedisPrefix + "rl:", Logger: s.Logger, CountError: countErr,
+			Lease: cfg.RateLimitLease})
 		if err != nil {
 			return nil, fmt.Errorf("rate limiter: %w", err)
 		}
