@@ -96,7 +96,7 @@ var Outcomes = []string{OutcomeAccepted, OutcomeDuplicate, OutcomeUnknownCustome
 // webhookTypes are the webhook_type values Lago sends (its
 // SendWebhookJob::WEBHOOK_SERVICES, v1.3x), built on first use rather than
 // at start-up of every command. A delivery of a type missing here is still
-// recorded (refusing it would only make Lago retry it, then drop it), and
+// recorded (refused, it would stay a failed delivery on Lago's side), and
 // counted as OutcomeUnknownType so the list can be brought up to date.
 var webhookTypes = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
