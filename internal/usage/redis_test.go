@@ -434,3 +434,51 @@ func TestRedisRecordConcurrentGroupCommit(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRedisConsumerLingers: after a batch smaller than BatchSize, Run waits
+// Linger before it reads again (so busy streams are stored in bigger
+// batches); with a negative Linger it reads on at once.
+func TestRedisConsumerLingers(t *testing.T) {
+	t.Parallel()
+	for _, linger := range []time.Duration{time.Hour, -1} {
+		st := newMemStore()
+		_, _, rec, c := newPipeline(t, st, "linger", func(o *ConsumerOptions) { o.Linger = linger })
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
+		first, _ := testEvents(t, "t1", 1)
+		if err := rec.Record(ctx, first[0]); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { return st.count() == 1 })
+		// The first batch (one entry) was short: with an hour's linger the
+		// next entry stays in the stream; without, it is stored.
+		second, _ := testEvents(t, "t2", 1)
+		if err := rec.Record(ctx, second[0]); err != nil {
+			t.Fatal(err)
+		}
+		if linger < 0 {
+			waitFor(t, func() bool { return st.count() == 2 })
+		} else {
+			time.Sleep(300 * time.Millisecond)
+			if n := st.count(); n != 1 {
+				t.Errorf("linger %v: %d events stored while lingering, want 1", linger, n)
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	}
+}
+
+// waitFor polls cond for up to 10 s (generous for -race on a busy machine).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
