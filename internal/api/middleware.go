@@ -158,6 +158,19 @@ func (m *Metrics) observe(route, method string, code int, d time.Duration) {
 	s.duration.Observe(d.Seconds())
 }
 
+// methodLabel is the method as a metric label: a client may send any
+// token as a method, and each one would be a new series kept for the life
+// of the process, so the ones HTTP defines are kept and the rest counted
+// as "other".
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
 // NewMetrics registers the HTTP metrics on reg.
 func NewMetrics(reg *metrics.Registry) (*Metrics, error) {
 	var m Metrics
@@ -212,8 +225,11 @@ func observe(logger *slog.Logger, metrics *Metrics, report Reporter, next http.H
 			if route == "" {
 				route = "unmatched"
 			}
+			if sw.status == 0 {
+				sw.status = http.StatusOK // nothing written: net/http answers 200
+			}
 			if metrics != nil {
-				metrics.observe(route, r.Method, sw.status, time.Since(start))
+				metrics.observe(route, methodLabel(r.Method), sw.status, time.Since(start))
 			}
 			if logger.Enabled(ctx, slog.LevelInfo) {
 				logger.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),

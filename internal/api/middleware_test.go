@@ -90,3 +90,39 @@ func TestCORS(t *testing.T) {
 		})
 	}
 }
+
+// Methods a client invents are one "other" series, not one series each:
+// every series lives as long as the process.
+func TestMetricsBoundMethods(t *testing.T) {
+	t.Parallel()
+	reg := metrics.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := observe(slog.New(slog.DiscardHandler), m, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setRoute(r.Context(), "/x")
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	for _, method := range []string{"GET", "BREW", "WHEN", "GET", "X-1"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(method, "/x", nil))
+	}
+	if v, _ := reg.Value("saas_api_requests_total", "/x", "GET", "204"); v != 2 {
+		t.Errorf("GET counted %v times, want 2", v)
+	}
+	if v, _ := reg.Value("saas_api_requests_total", "/x", "other", "204"); v != 3 {
+		t.Errorf("invented methods counted %v times as other, want 3", v)
+	}
+	if _, ok := reg.Value("saas_api_requests_total", "/x", "BREW", "204"); ok {
+		t.Error("an invented method got its own series")
+	}
+	// A handler that writes nothing answers 200 (net/http's default), and
+	// is counted so.
+	silent := observe(slog.New(slog.DiscardHandler), m, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setRoute(r.Context(), "/silent")
+	}))
+	silent.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/silent", nil))
+	if v, _ := reg.Value("saas_api_requests_total", "/silent", "GET", "200"); v != 1 {
+		t.Errorf("a request answered without a write counted %v times as 200, want 1", v)
+	}
+}
