@@ -30,8 +30,9 @@ type Options struct {
 	// Scope is ScopeTenant or ScopeIP (any short token works); default
 	// ScopeTenant.
 	Scope string
-	// Plan returns the plan label of saas_rate_limited_total for r; nil or
-	// "" means "none". Keep it low-cardinality (plan ids, not tenant ids).
+	// Plan returns the plan of r that CountLimited receives; nil or "" means
+	// "none". Keep it low-cardinality (plan ids, not tenant ids): it is a
+	// metric label.
 	Plan func(r *http.Request) string
 	// OnLimited writes the response for a denied request. The RateLimit,
 	// X-RateLimit-* and Retry-After headers are already set. nil writes a
