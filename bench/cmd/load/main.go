@@ -277,6 +277,13 @@ func measure(ctx context.Context, cfg config, pr probe, sc scenario) row {
 		genBefore, redisBefore, pgBefore := selfCPU(), harness.CPUByPID([]int{pr.redisPID}), harness.CPUByPID(pgPIDs)
 		res := harness.Load(ctx, harness.LoadOptions{Conns: cfg.conns, Duration: cfg.duration, Next: sc.next})
 		after, err := harness.ReadProc(pr.pid)
+		if pr.dbURL != "" {
+			// Backends serve's pool opened during the run did all their
+			// work in it: count them too (they count from zero). A backend
+			// that closed before the end is lost to the count.
+			now, _ := harness.BackendPIDs(ctx, pr.dbURL)
+			pgPIDs = append(pgPIDs, now...)
+		}
 		genAfter, redisAfter, pgAfter := selfCPU(), harness.CPUByPID([]int{pr.redisPID}), harness.CPUByPID(pgPIDs)
 		if err != nil {
 			r.note = "process gone: " + err.Error()
