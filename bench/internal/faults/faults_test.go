@@ -19,7 +19,10 @@ import (
 // to Lago exactly once.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the server: not in -short")
+		if testenv.Required() {
+			t.Fatalf("-short with %s=1: this service-backed test must run", testenv.RequireVar)
+		}
+		t.Skip("builds and runs the server: skipped under -short")
 	}
 	pgURL := testenv.Postgres(t)
 	testenv.Tool(t, "redis-server")
