@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"strings"
@@ -202,28 +203,13 @@ func TestMemoryLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
 			t.Parallel()
-			env := map[string]string{}
-			for k, v := range tt.env {
-				env[k] = v
-			}
-			if tt.value != "" {
-				env["FASTSAAS_MEMORY_LIMIT"] = tt.value
-			}
-			c, err := Load(Source{Env: envOf(env)})
-			if err != nil {
-				t.Fatalf("Load: %v", err)
-			}
+			c := loadWith(t, "FASTSAAS_MEMORY_LIMIT", tt.value, tt.env)
 			if got := c.EffectiveMemoryLimit(tt.gomemlimit); got != tt.want {
 				t.Errorf("EffectiveMemoryLimit(%v) = %d, want %d", tt.gomemlimit, got, tt.want)
 			}
 		})
 	}
-	for _, bad := range []string{"lots", "48MB", "48 MiB", "-1", "1MiB", "1B", "99999999999TiB", "1.5GiB"} {
-		_, err := Load(Source{Env: envOf(map[string]string{"FASTSAAS_MEMORY_LIMIT": bad})})
-		if err == nil || !strings.Contains(err.Error(), "FASTSAAS_MEMORY_LIMIT") {
-			t.Errorf("FASTSAAS_MEMORY_LIMIT=%q: error = %v, want one naming the variable", bad, err)
-		}
-	}
+	refuses(t, "FASTSAAS_MEMORY_LIMIT", "lots", "48MB", "48 MiB", "-1", "1MiB", "1B", "99999999999TiB", "1.5GiB")
 }
 
 func TestGCPercent(t *testing.T) {
@@ -246,49 +232,50 @@ func TestGCPercent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
 			t.Parallel()
-			env := map[string]string{}
-			for k, v := range tt.env {
-				env[k] = v
-			}
-			if tt.value != "" {
-				env["FASTSAAS_GC_PERCENT"] = tt.value
-			}
-			c, err := Load(Source{Env: envOf(env)})
-			if err != nil {
-				t.Fatalf("Load: %v", err)
-			}
+			c := loadWith(t, "FASTSAAS_GC_PERCENT", tt.value, tt.env)
 			if got := c.GCPercent; got != tt.want {
 				t.Errorf("GCPercent = %d, want %d", got, tt.want)
 			}
 		})
 	}
-	for _, bad := range []string{"off", "-1", "0", "9", "1001", "50%", "fifty"} {
-		_, err := Load(Source{Env: envOf(map[string]string{"FASTSAAS_GC_PERCENT": bad})})
-		if err == nil || !strings.Contains(err.Error(), "FASTSAAS_GC_PERCENT") {
-			t.Errorf("FASTSAAS_GC_PERCENT=%q: error = %v, want one naming the variable", bad, err)
-		}
-	}
+	refuses(t, "FASTSAAS_GC_PERCENT", "off", "-1", "0", "9", "1001", "50%", "fifty")
 }
 
 func TestRateLimitLease(t *testing.T) {
 	t.Parallel()
 	for value, want := range map[string]time.Duration{"": 0, "0": 0, "0s": 0, "20ms": 20 * time.Millisecond, "1s": time.Second} {
-		env := map[string]string{}
-		if value != "" {
-			env["FASTSAAS_RATE_LIMIT_LEASE"] = value
-		}
-		c, err := Load(Source{Env: envOf(env)})
-		if err != nil {
-			t.Fatalf("FASTSAAS_RATE_LIMIT_LEASE=%q: %v", value, err)
-		}
-		if c.RateLimitLease != want {
-			t.Errorf("FASTSAAS_RATE_LIMIT_LEASE=%q: %v, want %v", value, c.RateLimitLease, want)
+		if got := loadWith(t, "FASTSAAS_RATE_LIMIT_LEASE", value, nil).RateLimitLease; got != want {
+			t.Errorf("FASTSAAS_RATE_LIMIT_LEASE=%q: %v, want %v", value, got, want)
 		}
 	}
-	for _, bad := range []string{"20", "-5ms", "2s", "soon"} {
-		_, err := Load(Source{Env: envOf(map[string]string{"FASTSAAS_RATE_LIMIT_LEASE": bad})})
-		if err == nil || !strings.Contains(err.Error(), "FASTSAAS_RATE_LIMIT_LEASE") {
-			t.Errorf("FASTSAAS_RATE_LIMIT_LEASE=%q: error = %v, want one naming the variable", bad, err)
+	refuses(t, "FASTSAAS_RATE_LIMIT_LEASE", "20", "-5ms", "2s", "soon")
+}
+
+// loadWith loads the configuration from extra plus name=value (unset when
+// value is empty) and fails the test on an error.
+func loadWith(t *testing.T, name, value string, extra map[string]string) Config {
+	t.Helper()
+	env := maps.Clone(extra)
+	if env == nil {
+		env = map[string]string{}
+	}
+	if value != "" {
+		env[name] = value
+	}
+	c, err := Load(Source{Env: envOf(env)})
+	if err != nil {
+		t.Fatalf("%s=%q: Load: %v", name, value, err)
+	}
+	return c
+}
+
+// refuses checks that each bad value of name is an error naming name.
+func refuses(t *testing.T, name string, bad ...string) {
+	t.Helper()
+	for _, v := range bad {
+		_, err := Load(Source{Env: envOf(map[string]string{name: v})})
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%q: error = %v, want one naming the variable", name, v, err)
 		}
 	}
 }
