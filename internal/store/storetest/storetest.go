@@ -153,6 +153,7 @@ func Run(t *testing.T, f Factory) {
 		{"Usage", testUsage},
 		{"UsageTimezones", testUsageTimezones},
 		{"UsageLargeBatch", testUsageLargeBatch},
+		{"UsageBatchSizes", testUsageBatchSizes},
 		{"Outbox", testOutbox},
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
 		{"Audit", testAudit},
@@ -881,6 +882,37 @@ func testUsageLargeBatch(e *env) {
 	backlog, _, err := s.OutboxBacklog(ctx)
 	if err != nil || backlog != 1234 {
 		t.Errorf("OutboxBacklog = %d, %v; want 1234 (every stored event pending once)", backlog, err)
+	}
+}
+
+// testUsageBatchSizes: a batch of any size is stored whole, once. A store
+// may write a batch in parts of a few fixed sizes (SQLite's prepared
+// multi-row inserts); the sizes here fall on, next to and between them,
+// and every batch is sent twice, the second time with one new event.
+func testUsageBatchSizes(e *env) {
+	t, s, ctx := e.t, e.s, e.ctx
+	tn := e.tenant("sizes", "")
+	var want float64
+	for _, n := range []int{1, 2, 3, 4, 5, 15, 16, 17, 63, 64, 65, 255, 256, 257, 399, 499, 500, 501} {
+		batch := make([]store.UsageEvent, n)
+		for i := range batch {
+			batch[i] = event(tn.ID, "api_calls", fmt.Sprintf("size%d-%d", n, i), float64(1+i%7), start.Add(time.Duration(i)*time.Millisecond))
+			want += batch[i].Quantity
+		}
+		ins, dup, err := s.InsertUsageBatch(ctx, batch)
+		if err != nil || ins != n || dup != 0 {
+			t.Fatalf("batch of %d: inserted %d, duplicates %d, %v; want %d, 0, nil", n, ins, dup, err, n)
+		}
+		again := append(batch, event(tn.ID, "api_calls", fmt.Sprintf("size%d-new", n), 1, start))
+		want++
+		ins, dup, err = s.InsertUsageBatch(ctx, again)
+		if err != nil || ins != 1 || dup != n {
+			t.Fatalf("batch of %d sent again with one new event: inserted %d, duplicates %d, %v; want 1, %d, nil", n, ins, dup, err, n)
+		}
+	}
+	got, err := s.UsageTotal(ctx, tn.ID, "api_calls", start, start.Add(time.Hour))
+	if err != nil || got != want {
+		t.Errorf("UsageTotal = %v, %v; want %v", got, err, want)
 	}
 }
 
