@@ -113,8 +113,15 @@ func TestTenantListCache(t *testing.T) {
 	created := call(t, s, "createTenant", platform, map[string]any{"Body": map[string]any{"slug": "a", "name": "A"}}).(*Body[Tenant]).Body
 	check("after createTenant", platform, "A")
 	check("after createTenant (not a member)", user)
+	key := Caller{Kind: TenantKeyCaller, TenantID: created.ID, Scopes: []string{ScopeRead}, Label: "key:test"}
+	check("tenant key", key, "A")
+	if out := call(t, s, "listTenants", key, nil).(*Body[List[Tenant]]).Body; out.EncodedJSON() == nil {
+		t.Error("a tenant key's page keeps no JSON: every request encodes it again")
+	}
+	check("tenant key without the read scope", Caller{Kind: TenantKeyCaller, TenantID: created.ID, Scopes: []string{ScopeUsageWrite}})
 	call(t, s, "updateTenant", platform, map[string]any{"ID": created.ID, "Body": map[string]any{"name": "A2"}})
 	check("after updateTenant", platform, "A2")
+	check("after updateTenant", key, "A2")
 	call(t, s, "addMember", platform, map[string]any{"ID": created.ID, "Body": map[string]any{"user_id": u.ID, "role": "viewer"}})
 	check("after addMember", user, "A2")
 	call(t, s, "suspendTenant", platform, map[string]any{"ID": created.ID})
@@ -123,6 +130,7 @@ func TestTenantListCache(t *testing.T) {
 	}
 	call(t, s, "deleteTenant", platform, map[string]any{"ID": created.ID})
 	check("after deleteTenant (cancelled tenants are not listed)", platform)
+	check("after deleteTenant", key)
 	check("after deleteTenant", user)
 
 	// A tenant written by someone else is not seen until the TTL...

@@ -75,7 +75,7 @@ type Service struct {
 	CacheTTL time.Duration
 
 	cacheOnce sync.Once
-	tenants   *ttlCache[string, store.Tenant]
+	tenants   *ttlCache[string, cachedTenant]
 	roles     *ttlCache[[2]string, store.Role] // (tenant, user) → role, "" = not a member
 	users     *ttlCache[string, store.User]    // Logto sub → user
 	lists     *ttlCache[tenantListKey, *Body[List[Tenant]]]
@@ -109,26 +109,43 @@ func (s *Service) caches() {
 		if ttl == 0 {
 			ttl = 2 * time.Second
 		}
-		s.tenants = newTTLCache[string, store.Tenant](ttl, 100_000)
+		s.tenants = newTTLCache[string, cachedTenant](ttl, 100_000)
 		s.roles = newTTLCache[[2]string, store.Role](ttl, 100_000)
 		s.users = newTTLCache[string, store.User](30*ttl, 100_000)
 		s.lists = newTTLCache[tenantListKey, *Body[List[Tenant]]](ttl, maxCachedLists)
 	})
 }
 
+// cachedTenant is a tenant as the tenant cache keeps it, with the list page
+// a tenant key is answered (its one tenant; see listTenants), whose JSON is
+// made once for all the requests that reuse the entry.
+type cachedTenant struct {
+	t    store.Tenant
+	page *Body[List[Tenant]]
+}
+
 // tenant returns a tenant, from the cache when fresh.
 func (s *Service) tenant(ctx context.Context, id string) (store.Tenant, error) {
+	e, err := s.tenantEntry(ctx, id)
+	return e.t, err
+}
+
+// tenantEntry returns a tenant's cache entry, reading the tenant from the
+// store when the cache has no fresh one.
+func (s *Service) tenantEntry(ctx context.Context, id string) (cachedTenant, error) {
 	s.caches()
 	now := time.Now()
-	if t, ok := s.tenants.get(id, now); ok {
-		return t, nil
+	if e, ok := s.tenants.get(id, now); ok {
+		return e, nil
 	}
 	t, err := s.Store.GetTenant(ctx, id)
 	if err != nil {
-		return t, err
+		return cachedTenant{t: t}, err
 	}
-	s.tenants.put(id, t, now)
-	return t, nil
+	e := cachedTenant{t: t, page: listOf([]store.Tenant{t}, "", tenantView)}
+	e.page.Body.text = new(jsonText)
+	s.tenants.put(id, e, now)
+	return e, nil
 }
 
 // role returns the user's role in the tenant ("" when not a member).

@@ -282,12 +282,14 @@ func (s *Service) tenantOps() []Operation {
 						return listOf([]store.Tenant{t}, "", tenantView), nil
 					}
 				case TenantKeyCaller:
-					// A key sees exactly its own tenant.
-					t, err := s.tenant(ctx, c.Caller.TenantID)
+					// A key sees exactly its own tenant: the page kept with
+					// the cached tenant, shared and encoded once.
+					e, err := s.tenantEntry(ctx, c.Caller.TenantID)
+					t := e.t
 					if err != nil || t.Status == store.TenantCancelled || (f.Status != "" && f.Status != t.Status) || (f.Plan != "" && f.Plan != t.Plan) || !c.Caller.HasScope(ScopeRead) {
 						return listOf[store.Tenant](nil, "", tenantView), nil
 					}
-					return listOf([]store.Tenant{t}, "", tenantView), nil
+					return e.page, nil
 				}
 				return s.listTenants(ctx, f, in.page())
 			}),
