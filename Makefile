@@ -2,6 +2,7 @@
 GO       ?= go
 BIN      ?= bin/fast-saas
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+FUZZTIME ?= 10s
 LDFLAGS  := -s -w -X github.com/fast-saas/fast-saas/internal/cli.Version=$(VERSION)
 
 .PHONY: help build test test-services lint bench fuzz bench-load bench-faults
@@ -27,6 +28,14 @@ lint: ## gofmt, go vet, staticcheck
 
 bench: ## Go benchmarks of every package
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz: ## every fuzz target, FUZZTIME each (default 10s)
+	@for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+		for n in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -c6-); do \
+			echo "== $$(dirname $$f) $$n"; \
+			$(GO) test $$(dirname $$f) -run '^$$' -fuzz "^$$n\$$" -fuzztime $(FUZZTIME) || exit 1; \
+		done; \
+	done
 
 bench-load: ## load harness: serve (SQLite; Postgres + Redis) vs a bare net/http ceiling, one table (BENCH_LOAD_FLAGS)
 	$(GO) run ./bench/cmd/load $(BENCH_LOAD_FLAGS)
