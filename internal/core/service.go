@@ -117,11 +117,26 @@ func (s *Service) caches() {
 }
 
 // cachedTenant is a tenant as the tenant cache keeps it, with the list page
-// a tenant key is answered (its one tenant; see listTenants), whose JSON is
-// made once for all the requests that reuse the entry.
+// a tenant key is answered (its one tenant; see listTenants): made on first
+// use, as most cached tenants are never listed by a key, then shared, its
+// JSON encoded once for all the requests that reuse the entry.
 type cachedTenant struct {
 	t    store.Tenant
-	page *Body[List[Tenant]]
+	page *keyPage
+}
+
+type keyPage struct {
+	once sync.Once
+	body *Body[List[Tenant]]
+}
+
+// keyPage returns the page listing the tenant alone.
+func (e cachedTenant) keyPage() *Body[List[Tenant]] {
+	e.page.once.Do(func() {
+		e.page.body = listOf([]store.Tenant{e.t}, "", tenantView)
+		e.page.body.Body.text = new(jsonText)
+	})
+	return e.page.body
 }
 
 // tenant returns a tenant, from the cache when fresh.
@@ -142,8 +157,7 @@ func (s *Service) tenantEntry(ctx context.Context, id string) (cachedTenant, err
 	if err != nil {
 		return cachedTenant{t: t}, err
 	}
-	e := cachedTenant{t: t, page: listOf([]store.Tenant{t}, "", tenantView)}
-	e.page.Body.text = new(jsonText)
+	e := cachedTenant{t: t, page: new(keyPage)}
 	s.tenants.put(id, e, now)
 	return e, nil
 }

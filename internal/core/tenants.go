@@ -289,7 +289,7 @@ func (s *Service) tenantOps() []Operation {
 					if err != nil || t.Status == store.TenantCancelled || (f.Status != "" && f.Status != t.Status) || (f.Plan != "" && f.Plan != t.Plan) || !c.Caller.HasScope(ScopeRead) {
 						return listOf[store.Tenant](nil, "", tenantView), nil
 					}
-					return e.page, nil
+					return e.keyPage(), nil
 				}
 				return s.listTenants(ctx, f, in.page())
 			}),
