@@ -38,6 +38,13 @@ type jsonText struct {
 	b    []byte
 }
 
+// keepJSON marks a page shared by many requests (and never modified) to
+// keep its JSON once made.
+func keepJSON[T any](b *Body[List[T]]) *Body[List[T]] {
+	b.Body.text = new(jsonText)
+	return b
+}
+
 // Encoded is a response body that may carry its JSON already made;
 // EncodedJSON returns it (exactly what EncodeJSON would write), or nil to
 // have the body encoded as usual.

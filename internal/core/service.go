@@ -133,8 +133,7 @@ type keyPage struct {
 // keyPage returns the page listing the tenant alone.
 func (e cachedTenant) keyPage() *Body[List[Tenant]] {
 	e.page.once.Do(func() {
-		e.page.body = listOf([]store.Tenant{e.t}, "", tenantView)
-		e.page.body.Body.text = new(jsonText)
+		e.page.body = keepJSON(listOf([]store.Tenant{e.t}, "", tenantView))
 	})
 	return e.page.body
 }

@@ -181,7 +181,7 @@ func (s *Service) listTenants(ctx context.Context, f store.TenantFilter, p store
 	}
 	out := listOf(items, next, tenantView)
 	if cacheable {
-		out.Body.text = new(jsonText)
+		out = keepJSON(out)
 		s.lists.put(key, out, now)
 		// An invalidation since the read (forgetLists bumps listGen, then
 		// empties the cache) may have missed this page: drop it again.

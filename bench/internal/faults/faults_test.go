@@ -22,7 +22,7 @@ func TestSmoke(t *testing.T) {
 		if testenv.Required() {
 			t.Fatalf("-short with %s=1: this service-backed test must run", testenv.RequireVar)
 		}
-		t.Skip("builds and runs the server: skipped under -short")
+		t.Skipf("builds and runs the server: skipped under -short (CI sets %s=1, which refuses -short here)", testenv.RequireVar)
 	}
 	pgURL := testenv.Postgres(t)
 	testenv.Tool(t, "redis-server")
