@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,6 +104,11 @@ func New(o Options) (*Handler, error) {
 		}
 		if !op.Access.Anonymous {
 			hop.Security = []map[string][]string{{"bearer": {}}}
+		}
+		if decodesItself(op.Input) {
+			// The body checks itself in one pass (core.BodyDecoder, given
+			// the raw body by unmarshalJSON); the schema still documents it.
+			hop.SkipValidateBody = true
 		}
 		if op.FailStatus != 0 {
 			// The failure answer carries the output body too (readiness:
@@ -240,13 +246,33 @@ func fastHealth(next http.Handler) http.Handler {
 // jsonFormats replaces the JSON formats of huma's defaults with one that
 // writes a body's ready-made JSON (core.Encoded: a cached tenant page)
 // as it is and encodes everything else with core.EncodeJSON, which is
-// what huma's own format does.
+// what huma's own format does; and that hands a core.BodyDecoder its raw
+// body.
 func jsonFormats(defaults map[string]huma.Format) map[string]huma.Format {
-	f := huma.Format{Marshal: marshalJSON, Unmarshal: json.Unmarshal}
+	f := huma.Format{Marshal: marshalJSON, Unmarshal: unmarshalJSON}
 	out := make(map[string]huma.Format, len(defaults)+2)
 	maps.Copy(out, defaults)
 	out["application/json"], out["json"] = f, f
 	return out
+}
+
+// unmarshalJSON decodes a request body. A core.BodyDecoder gets the raw
+// bytes, even when they are not JSON: it keeps what is wrong for its
+// handler to answer (400 or 422, naming the field), since an error from
+// here would reach the client as huma's generic 422.
+func unmarshalJSON(data []byte, v any) error {
+	if d, ok := v.(core.BodyDecoder); ok {
+		d.DecodeBody(data)
+		return nil
+	}
+	return json.Unmarshal(data, v)
+}
+
+// decodesItself reports whether an operation's input has a Body that is a
+// core.BodyDecoder.
+func decodesItself(input reflect.Type) bool {
+	f, ok := input.FieldByName("Body")
+	return ok && reflect.PointerTo(f.Type).Implements(reflect.TypeFor[core.BodyDecoder]())
 }
 
 func marshalJSON(w io.Writer, v any) error {

@@ -39,7 +39,7 @@ func (p *Problem) ContentType(string) string { return problem.ContentType }
 func codeForStatus(status int) string {
 	switch status {
 	case http.StatusBadRequest:
-		return "malformed_request"
+		return core.CodeMalformed
 	case http.StatusUnauthorized:
 		return core.CodeUnauthorized
 	case http.StatusForbidden:
@@ -57,7 +57,7 @@ func codeForStatus(status int) string {
 	case http.StatusUnsupportedMediaType:
 		return "unsupported_media_type"
 	case http.StatusUnprocessableEntity:
-		return "validation_failed"
+		return core.CodeValidation
 	case http.StatusTooManyRequests:
 		return problem.CodeRateLimited
 	case http.StatusServiceUnavailable:
@@ -111,7 +111,7 @@ func newProblem(ctx context.Context, status int, msg string, errs ...error) *Pro
 	}
 	// A body that does not parse as JSON is 400; huma reports some as 422.
 	if p.Status == http.StatusUnprocessableEntity && len(details) > 0 && strings.Contains(details[0].Message, "unmarshal") {
-		p.Status, p.Code = http.StatusBadRequest, "malformed_request"
+		p.Status, p.Code = http.StatusBadRequest, core.CodeMalformed
 	}
 	p.Type = problem.TypeFor(p.Code)
 	p.Title = http.StatusText(p.Status)

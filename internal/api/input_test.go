@@ -127,6 +127,12 @@ func TestBadInput(t *testing.T) {
 		{"empty ingest", "POST", ten + "/usage/events", `{"events":[]}`, 422, "validation_failed"},
 		{"ingest without transaction id", "POST", ten + "/usage/events", `{"events":[{"metric":"api_calls"}]}`, 422, "validation_failed"},
 		{"ingest batch too big", "POST", ten + "/usage/events", `{"events":[` + strings.TrimSuffix(strings.Repeat(`{"transaction_id":"t","metric":"m"},`, 1001), ",") + `]}`, 422, "validation_failed"},
+		{"ingest not json", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t"`, 400, "malformed_request"},
+		{"ingest trailing data", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"m"}]}]`, 400, "malformed_request"},
+		{"ingest unknown field", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"m","admin":true}]}`, 422, "validation_failed"},
+		{"ingest wrong type", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":5}]}`, 422, "validation_failed"},
+		{"ingest bad metric", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"API calls"}]}`, 422, "validation_failed"},
+		{"ingest null events", "POST", ten + "/usage/events", `{"events":null}`, 422, "validation_failed"},
 		{"bad role", "POST", ten + "/members", `{"email":"fresh@example.com","role":"god"}`, 422, "validation_failed"},
 		{"bad scope", "POST", ten + "/api-keys", `{"name":"k","scopes":["root"]}`, 422, "validation_failed"},
 		{"negative grace", "POST", ten + "/api-keys/" + w.targetKey + "/rotate", `{"grace_seconds":-5}`, 422, "validation_failed"},
@@ -150,5 +156,33 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("type = %v, want the code's problem type", body["type"])
 			}
 		})
+	}
+}
+
+// TestIngestProblemNamesField: the ingest body checks itself
+// (core.IngestBatch), and its answer names the event and field at fault
+// as huma's validation does for every other body.
+func TestIngestProblemNamesField(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	path := "/api/v1/tenants/" + w.tenantA + "/usage/events"
+	for body, field := range map[string]string{
+		`{"events":[{"transaction_id":"t","metric":"m"},{"transaction_id":"t","metric":5}]}`:               "body.events[1].metric",
+		`{"events":[{"transaction_id":"t","metric":"m","quantity":1},{"transaction_id":"","metric":"m"}]}`: "body.events[1].transaction_id",
+		`{"events":[{"transaction_id":"t","metric":"m","timestamp":"soon"}]}`:                              "body.events[0].timestamp",
+		`{"events":[{"transaction_id":"t","metric":"m"}],"extra":1}`:                                       "body",
+	} {
+		code, got := do(t, w.h, "POST", path, w.tokens["platform"], body)
+		if code != http.StatusUnprocessableEntity || got["field"] != field || got["detail"] == "" {
+			t.Errorf("%s: got %d field %v detail %v, want 422 naming %s", body, code, got["field"], got["detail"], field)
+		}
+	}
+	// A good batch still goes through, and the same transaction id again is a duplicate.
+	good := `{"events":[{"transaction_id":"names-field-1","metric":"api_calls","properties":{"route":"/x"}}]}`
+	for i, want := range []float64{1, 0} {
+		code, got := do(t, w.h, "POST", path, w.tokens["platform"], good)
+		if code != http.StatusAccepted || got["accepted"] != want {
+			t.Errorf("ingest #%d: got %d %v, want 202 accepted %v", i+1, code, got, want)
+		}
 	}
 }

@@ -38,6 +38,8 @@ const (
 	CodeNotFound          = "not_found"
 	CodeConflict          = "conflict"
 	CodeInvalid           = "invalid_input"
+	CodeValidation        = "validation_failed" // the input breaks the operation's schema
+	CodeMalformed         = "malformed_request" // the body cannot be decoded
 	CodeUnauthorized      = "unauthorized"
 	CodeForbidden         = "forbidden"
 	CodeInsufficientScope = "insufficient_scope"

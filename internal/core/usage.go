@@ -83,20 +83,9 @@ type listEventsInput struct {
 	To     time.Time `query:"to" doc:"RFC 3339 end (exclusive)"`
 }
 
-// IngestEvent is one event in an ingest batch.
-type IngestEvent struct {
-	TransactionID string         `json:"transaction_id" minLength:"1" maxLength:"200" doc:"Idempotency key, unique per tenant"`
-	Metric        string         `json:"metric" minLength:"1" maxLength:"100" pattern:"^[a-z0-9_.:-]+$"`
-	Quantity      *float64       `json:"quantity,omitempty" doc:"Default 1"`
-	Properties    map[string]any `json:"properties,omitempty"`
-	Timestamp     *time.Time     `json:"timestamp,omitempty" doc:"RFC 3339; default now"`
-}
-
 type ingestInput struct {
 	TenantPath
-	Body struct {
-		Events []IngestEvent `json:"events" minItems:"1" maxItems:"1000"`
-	}
+	Body IngestBatch
 }
 
 // IngestResult counts what an ingest did.
@@ -250,8 +239,8 @@ func (s *Service) usageOps() []Operation {
 		newOp(s, Operation{ID: "ingestUsageEvents", Method: http.MethodPost, Path: "/api/v1/tenants/{id}/usage/events", Summary: "Ingest up to 1000 usage events (202 after a durable write; idempotent by transaction_id)", Group: g,
 			Access: tenantAccess(store.RoleMember, ScopeUsageWrite), Status: http.StatusAccepted},
 			func(ctx context.Context, c *Call, in *ingestInput) (*Body[IngestResult], error) {
-				if len(in.Body.Events) > MaxIngestBatch {
-					return nil, Invalid("events", fmt.Sprintf("at most %d events per batch", MaxIngestBatch))
+				if err := in.Body.Problem(); err != nil {
+					return nil, err
 				}
 				now := s.now()
 				evs := make([]store.UsageEvent, 0, len(in.Body.Events))
