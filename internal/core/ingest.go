@@ -53,8 +53,10 @@ type BodyDecoder interface {
 
 var _ BodyDecoder = (*IngestBatch)(nil)
 
-// Problem returns what is wrong with the decoded body: a 400 for JSON that
-// does not parse, a 422 naming the field otherwise; nil when it is good.
+// Problem returns what is wrong with the body: a 400 for JSON that does
+// not parse, a 422 naming the field otherwise; nil when it is good. A
+// batch that encoding/json filled instead of DecodeBody (MCP's CallJSON)
+// is checked on the first call.
 func (b *IngestBatch) Problem() error {
 	if !b.decoded {
 		b.decoded, b.problem = true, checkIngest(b.Events)
