@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -134,7 +135,7 @@ func fieldProblem(location string, err error) *Error {
 		if typ.Field != "" { // the path below the value decoded, e.g. "metric"
 			field += "." + typ.Field
 		}
-		return Validation(field, fmt.Sprintf("expected %s, got %s", jsonKind(typ.Type.String()), typ.Value))
+		return Validation(field, fmt.Sprintf("expected %s, got %s", jsonKind(typ.Type), typ.Value))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return Validation(location, "unexpected property "+name)
@@ -147,18 +148,18 @@ func fieldProblem(location string, err error) *Error {
 }
 
 // jsonKind names a Go type of the ingest body as its JSON type.
-func jsonKind(goType string) string {
-	switch {
-	case goType == "string":
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
 		return "string"
-	case goType == "float64":
+	case reflect.Float64:
 		return "number"
-	case strings.HasPrefix(goType, "[]"):
+	case reflect.Slice:
 		return "array"
-	case strings.HasPrefix(goType, "map["), strings.HasSuffix(goType, "IngestEvent"), strings.HasSuffix(goType, "ingestBody"):
+	case reflect.Map, reflect.Struct:
 		return "object"
 	}
-	return goType
+	return t.String()
 }
 
 // checkIngest applies the schema's constraints to decoded events.

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -165,9 +164,7 @@ func newOp[I, O any](s *Service, meta Operation, h func(ctx context.Context, c *
 	meta.call = func(ctx context.Context, raw json.RawMessage) (any, error) {
 		in := new(I)
 		if len(raw) > 0 {
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(in); err != nil {
+			if err := decodeStrict(raw, in); err != nil {
 				return nil, Invalid("", "malformed input: "+err.Error())
 			}
 		}
