@@ -120,6 +120,7 @@ type row struct {
 	rps, eventsPerReq  float64
 	p50, p99           time.Duration
 	rssKiB, hwmKiB     int64
+	anonKiB, fileKiB   int64
 	cpuPerReq          time.Duration
 	failures           int
 	note               string
@@ -188,7 +189,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if drift > 0.1 || drift < -0.1 {
 		fmt.Fprintf(out, "warning: the ceiling moved %+.0f%% during the run: the host's speed changed, and the ratios are approximate; run again\n", 100*drift)
 	}
-	t := harness.Table{Header: []string{"backend", "scenario", "req/s", "p50", "p99", "RSS MiB", "peak MiB", "CPU/req", "× ceiling", "failed", "note"}}
+	t := harness.Table{Header: []string{"backend", "scenario", "req/s", "p50", "p99", "RSS MiB", "anon + file", "peak MiB", "CPU/req", "× ceiling", "failed", "note"}}
 	for _, r := range rows {
 		note := r.note
 		if r.eventsPerReq > 1 {
@@ -199,7 +200,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			ratio = "n/a" // a 1,000-event write is not comparable with a hello
 		}
 		t.Add(r.backend, r.name, fmt.Sprintf("%.0f", r.rps), ms(r.p50), ms(r.p99),
-			mib(r.rssKiB), mib(r.hwmKiB), us(r.cpuPerReq), ratio, strconv.Itoa(r.failures), note)
+			mib(r.rssKiB), mib(r.anonKiB)+" + "+mib(r.fileKiB), mib(r.hwmKiB), us(r.cpuPerReq), ratio, strconv.Itoa(r.failures), note)
 	}
 	t.Print(out)
 	fmt.Fprintln(out, "\nCPU per successful request, medians (serve; load generator = this process; redis-server; serve's Postgres backends):")
@@ -321,6 +322,7 @@ func measure(ctx context.Context, cfg config, pr probe, sc scenario) row {
 			pcpu = append(pcpu, perReq(harness.CPUDelta(pgBefore, pgAfter), res.Requests))
 		}
 		r.rssKiB, r.hwmKiB = after.RSSKiB, after.HWMKiB
+		r.anonKiB, r.fileKiB = after.AnonKiB, after.FileKiB
 		r.failures += res.Failures
 		if res.FirstErr != nil && r.note == "" {
 			r.note = "first failure: " + res.FirstErr.Error()

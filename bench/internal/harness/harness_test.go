@@ -94,6 +94,9 @@ func TestReadProcSelf(t *testing.T) {
 	if s.RSSKiB <= 0 || s.HWMKiB < s.RSSKiB {
 		t.Errorf("RSS %d KiB, peak %d KiB: want 0 < RSS ≤ peak", s.RSSKiB, s.HWMKiB)
 	}
+	if s.AnonKiB <= 0 || s.FileKiB <= 0 || s.AnonKiB+s.FileKiB > s.RSSKiB {
+		t.Errorf("RSS %d KiB = anon %d + file %d (+ shmem): want both parts > 0 and within RSS", s.RSSKiB, s.AnonKiB, s.FileKiB)
+	}
 	// Burn some CPU and check the counter moves forward.
 	deadline := time.Now().Add(200 * time.Millisecond)
 	x := 0

@@ -17,6 +17,11 @@ type ProcSample struct {
 	CPUSeconds float64 // utime + stime
 	RSSKiB     int64   // VmRSS
 	HWMKiB     int64   // VmHWM, peak RSS since start
+	// The two parts of RSS that matter here. AnonKiB (RssAnon) is the
+	// memory the process allocated: the Go heap and stacks, and SQLite's
+	// page caches. FileKiB (RssFile) is mostly the executable's own pages,
+	// which follow the binary's size more than the work.
+	AnonKiB, FileKiB int64
 }
 
 // ReadProc samples /proc/<pid>/stat and /proc/<pid>/status.
@@ -57,6 +62,10 @@ func ReadProc(pid int) (ProcSample, error) {
 			dst = &s.RSSKiB
 		case "VmHWM":
 			dst = &s.HWMKiB
+		case "RssAnon":
+			dst = &s.AnonKiB
+		case "RssFile":
+			dst = &s.FileKiB
 		default:
 			continue
 		}
