@@ -64,7 +64,7 @@ func (g *tenantGauges) refresh(ctx context.Context) error {
 			if quota < 0 {
 				continue
 			}
-			used, err := g.st.UsageTotal(ctx, t.ID, core.MetricAPICalls, month, now.Add(time.Second))
+			used, err := g.st.UsageTotal(ctx, t.ID, core.MetricAPICalls, month, month.AddDate(0, 1, 0))
 			if err != nil {
 				return err
 			}

@@ -23,8 +23,10 @@ import (
 // storeCounter is the quota's UsageCounter over the store.
 type storeCounter struct{ st store.Store }
 
+// MonthlyCount counts the whole month, events dated later in it included:
+// whole days are read from the store's daily totals, not from the events.
 func (c storeCounter) MonthlyCount(ctx context.Context, tenantID, metric string, monthStart time.Time) (int64, error) {
-	n, err := c.st.UsageTotal(ctx, tenantID, metric, monthStart, time.Now().Add(time.Second))
+	n, err := c.st.UsageTotal(ctx, tenantID, metric, monthStart, monthStart.AddDate(0, 1, 0))
 	return int64(n), err
 }
 

@@ -99,7 +99,13 @@ func TestUpgradeKeepsOutboxState(t *testing.T) {
 				t.Fatal(err)
 			}
 			items, err := s.ClaimOutbox(ctx, 10, time.Minute)
+			// The daily totals (a later migration) count the event stored before them.
+			day := due.Truncate(24 * time.Hour)
+			total, terr := s.UsageTotal(ctx, tenant, "api_calls", day, day.Add(24*time.Hour))
 			s.Close()
+			if terr != nil || total != 1 {
+				t.Errorf("UsageTotal of the event's day after the upgrade = %v, %v; want 1", total, terr)
+			}
 			if err != nil || len(items) != 1 {
 				t.Fatalf("ClaimOutbox after upgrade = %d items, %v; want the one event", len(items), err)
 			}

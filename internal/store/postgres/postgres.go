@@ -170,9 +170,14 @@ func (b *backend) Scope(ctx context.Context, c sqlcore.Conn, tenantID string) er
 
 func (b *backend) Time(t time.Time) any { return t }
 
-func (b *backend) DayExpr(column string) string {
+func (b *backend) DayExpr(column string) string { return dayExpr(column) }
+
+func dayExpr(column string) string {
 	return "(extract(epoch FROM date_trunc('day', " + column + " AT TIME ZONE 'UTC'))::bigint / 86400)"
 }
+
+// dayNumber is DayExpr of an event's occurred_at as usage_daily.day.
+var dayNumber = dayExpr("occurred_at") + "::integer"
 
 func (b *backend) ForUpdate() string  { return " FOR UPDATE" }
 func (b *backend) SkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
@@ -223,10 +228,24 @@ const stageDDL = `CREATE TEMP TABLE IF NOT EXISTS usage_stage (
 ) ON COMMIT DELETE ROWS`
 
 // stageInsert moves the staged events into usage_events, pending for Lago
-// (the outbox state lives on the event row, migration 00003).
-const stageInsert = `INSERT INTO usage_events (` + sqlcore.EventCols + `, lago_next_attempt_at, lago_updated_at)
-SELECT ` + sqlcore.EventCols + `, received_at, received_at FROM usage_stage
-ON CONFLICT (tenant_id, transaction_id) DO NOTHING`
+// (the outbox state lives on the event row, migration 00003), adds the
+// events it inserted — not the duplicates it skipped — to usage_daily
+// (migration 00006), one row per (tenant, metric, day) of the batch, and
+// returns how many it inserted. The daily rows are written in key order, so
+// concurrent batches lock shared rows in the same order and never deadlock.
+var stageInsert = `WITH ins AS (
+    INSERT INTO usage_events (` + sqlcore.EventCols + `, lago_next_attempt_at, lago_updated_at)
+    SELECT ` + sqlcore.EventCols + `, received_at, received_at FROM usage_stage
+    ON CONFLICT (tenant_id, transaction_id) DO NOTHING
+    RETURNING tenant_id, metric, quantity, occurred_at
+), daily AS (
+    INSERT INTO usage_daily AS u (tenant_id, metric, day, quantity, events)
+    SELECT tenant_id, metric, ` + dayNumber + `, sum(quantity), count(*)
+    FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (tenant_id, metric, day)
+    DO UPDATE SET quantity = u.quantity + excluded.quantity, events = u.events + excluded.events
+)
+SELECT count(*) FROM ins`
 
 var eventColumns = strings.Split(strings.ReplaceAll(sqlcore.EventCols, " ", ""), ",")
 
@@ -266,11 +285,11 @@ func (b *backend) InsertEvents(ctx context.Context, c sqlcore.Conn, events []sto
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"usage_stage"}, eventColumns, EventRows(events)); err != nil {
 		return 0, err
 	}
-	tag, err := tx.Exec(ctx, stageInsert)
-	if err != nil {
+	var inserted int
+	if err := tx.QueryRow(ctx, stageInsert).Scan(&inserted); err != nil {
 		return 0, err
 	}
-	return int(tag.RowsAffected()), nil
+	return inserted, nil
 }
 
 // distinctTenants lists the tenant ids of events once each (a batch from

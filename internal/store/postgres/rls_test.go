@@ -18,6 +18,7 @@ var tenantTables = []struct{ table, column string }{
 	{"memberships", "tenant_id"},
 	{"api_keys", "tenant_id"},
 	{"usage_events", "tenant_id"},
+	{"usage_daily", "tenant_id"},
 	{"lago_outbox", "tenant_id"},
 	{"audit_log", "tenant_id"},
 	{"tenant_overrides", "tenant_id"},

@@ -14,6 +14,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -152,6 +154,7 @@ func Run(t *testing.T, f Factory) {
 		{"PlatformKeys", testPlatformKeys},
 		{"Usage", testUsage},
 		{"UsageTimezones", testUsageTimezones},
+		{"UsageSums", testUsageSums},
 		{"UsageLargeBatch", testUsageLargeBatch},
 		{"UsageBatchSizes", testUsageBatchSizes},
 		{"Outbox", testOutbox},
@@ -739,6 +742,131 @@ func testUsageTimezones(e *env) {
 		if ev.OccurredAt.Location() != time.UTC {
 			t.Errorf("event %s OccurredAt in %v, want UTC", ev.TransactionID, ev.OccurredAt.Location())
 		}
+	}
+}
+
+// testUsageSums checks UsageTotal, UsageDaily and UsageByTenant against
+// sums over the events themselves, for ranges made of whole UTC days (read
+// from the daily totals), of parts of days (read from the events) and of
+// both, after batches that repeat events already stored: a duplicate must
+// count once. Quantities are multiples of 1/4, so every sum is exact in
+// any order.
+func testUsageSums(e *env) {
+	t, s, ctx := e.t, e.s, e.ctx
+	a, b := e.tenant("sums-a", ""), e.tenant("sums-b", "")
+	d0 := time.Date(2026, 2, 26, 0, 0, 0, 0, time.UTC) // four days over the end of February
+	type key struct{ tenant, tx string }
+	stored := map[key]store.UsageEvent{}
+	var n int
+	mk := func(tenant, metric string, at time.Time) store.UsageEvent {
+		n++
+		return event(tenant, metric, fmt.Sprintf("e%d", n), float64(n%7)+0.25*float64(n%4), at)
+	}
+	var all []store.UsageEvent
+	for i := range 96 { // every 55 minutes: events on each side of every midnight
+		at := d0.Add(time.Duration(i) * 55 * time.Minute)
+		all = append(all, mk(a.ID, "api_calls", at), mk(b.ID, "api_calls", at.Add(time.Minute)))
+		if i%3 == 0 {
+			all = append(all, mk(a.ID, "tokens", at.Add(2*time.Minute)))
+		}
+	}
+	insert := func(batch []store.UsageEvent) {
+		t.Helper()
+		ins, _, err := s.InsertUsageBatch(ctx, batch)
+		wantErr(t, "InsertUsageBatch", err, nil)
+		fresh := 0
+		for _, ev := range batch {
+			if _, ok := stored[key{ev.TenantID, ev.TransactionID}]; !ok {
+				stored[key{ev.TenantID, ev.TransactionID}] = ev
+				fresh++
+			}
+		}
+		if ins != fresh {
+			t.Fatalf("InsertUsageBatch inserted %d, want %d new of %d", ins, fresh, len(batch))
+		}
+	}
+	insert(all[:100])
+	insert(all[50:150]) // half of it stored already
+	dup := append([]store.UsageEvent(nil), all[150:]...)
+	for i := range dup[:20] { // same keys, other quantities: the first write wins
+		dup[i].Quantity += 1000
+	}
+	insert(dup[:20])
+	insert(all[140:])
+
+	sum := func(tenant, metric string, from, to time.Time) (total float64, daily []store.DailyUsage) {
+		byDay := map[[2]string]*store.DailyUsage{}
+		for _, ev := range stored {
+			if ev.TenantID != tenant || (metric != "" && ev.Metric != metric) || ev.OccurredAt.Before(from) || !ev.OccurredAt.Before(to) {
+				continue
+			}
+			total += ev.Quantity
+			day := ev.OccurredAt.UTC().Truncate(24 * time.Hour)
+			k := [2]string{ev.Metric, day.Format(time.DateOnly)}
+			if byDay[k] == nil {
+				byDay[k] = &store.DailyUsage{Metric: ev.Metric, Day: day}
+			}
+			byDay[k].Quantity += ev.Quantity
+			byDay[k].Events++
+		}
+		for _, d := range byDay {
+			daily = append(daily, *d)
+		}
+		slices.SortFunc(daily, func(x, y store.DailyUsage) int {
+			if c := strings.Compare(x.Metric, y.Metric); c != 0 {
+				return c
+			}
+			return x.Day.Compare(y.Day)
+		})
+		return total, daily
+	}
+	ny := time.FixedZone("EST", -5*3600)
+	ranges := []struct {
+		name     string
+		from, to time.Time
+	}{
+		{"whole days", d0, d0.AddDate(0, 0, 3)},
+		{"one whole day", d0.AddDate(0, 0, 1), d0.AddDate(0, 0, 2)},
+		{"the month of February", time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)},
+		{"days and a part after", d0, d0.AddDate(0, 0, 2).Add(7*time.Hour + 30*time.Minute)},
+		{"a part before and days", d0.Add(13 * time.Hour), d0.AddDate(0, 0, 3)},
+		{"parts on both sides", d0.Add(23*time.Hour + 59*time.Minute), d0.AddDate(0, 0, 3).Add(time.Minute)},
+		{"within a day", d0.Add(time.Hour), d0.Add(20 * time.Hour)},
+		{"across one midnight", d0.Add(20 * time.Hour), d0.Add(30 * time.Hour)},
+		{"midnights of another zone", time.Date(2026, 2, 26, 0, 0, 0, 0, ny), time.Date(2026, 2, 28, 0, 0, 0, 0, ny)},
+		{"up to a microsecond after an event", d0, d0.Add(55*time.Minute + time.Microsecond)},
+	}
+	for _, r := range ranges {
+		for _, tenant := range []string{a.ID, b.ID} {
+			for _, metric := range []string{"api_calls", "tokens"} {
+				want, _ := sum(tenant, metric, r.from, r.to)
+				got, err := s.UsageTotal(ctx, tenant, metric, r.from, r.to)
+				wantErr(t, "UsageTotal "+r.name, err, nil)
+				if got != want {
+					t.Errorf("UsageTotal %s (%s, %s) = %v, want %v", r.name, tenant, metric, got, want)
+				}
+			}
+			for _, metric := range []string{"", "tokens"} {
+				_, want := sum(tenant, metric, r.from, r.to)
+				got, err := s.UsageDaily(ctx, tenant, metric, r.from, r.to)
+				wantErr(t, "UsageDaily "+r.name, err, nil)
+				diff(t, fmt.Sprintf("UsageDaily %s (%s, %q)", r.name, tenant, metric), got, want)
+			}
+		}
+		byTenant, err := s.UsageByTenant(ctx, "api_calls", r.from, r.to)
+		wantErr(t, "UsageByTenant "+r.name, err, nil)
+		want := map[string]float64{}
+		for _, tenant := range []string{a.ID, b.ID} {
+			if total, daily := sum(tenant, "api_calls", r.from, r.to); len(daily) > 0 {
+				want[tenant] = total
+			}
+		}
+		for id := range byTenant { // other tests' tenants share the store
+			if id != a.ID && id != b.ID {
+				delete(byTenant, id)
+			}
+		}
+		diff(t, "UsageByTenant "+r.name, byTenant, want)
 	}
 }
 

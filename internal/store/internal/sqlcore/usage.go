@@ -139,6 +139,26 @@ func (d *DB) ListUsageEvents(ctx context.Context, tenantID string, f store.Usage
 	return items, next, nil
 }
 
+// daySpan splits [from, to) for the usage sums. The whole UTC days inside
+// it, day numbers [first, end) (days since 1970-01-01), are read from
+// usage_daily, which holds every stored event's quantity per tenant, metric
+// and day; the parts before and after them, [from, head) and [tail, to),
+// are read from the events. ok is false when the range holds no whole day:
+// it is then read from the events alone.
+func daySpan(from, to time.Time) (first, end int64, head, tail time.Time, ok bool) {
+	const day = 24 * time.Hour
+	// Truncate counts from the zero time, a UTC midnight, and a UTC day
+	// is always 24 hours long.
+	head, tail = from.Truncate(day), to.Truncate(day)
+	if head.Before(from) {
+		head = head.Add(day)
+	}
+	if !head.Before(tail) {
+		return 0, 0, time.Time{}, time.Time{}, false
+	}
+	return head.Unix() / 86400, tail.Unix() / 86400, head, tail, true
+}
+
 func checkRange(from, to time.Time) error {
 	if from.IsZero() || to.IsZero() || !from.Before(to) {
 		return fmt.Errorf("%w: time range [%s, %s)", store.ErrInvalid, from.Format(time.RFC3339), to.Format(time.RFC3339))
@@ -155,14 +175,20 @@ func (d *DB) UsageDaily(ctx context.Context, tenantID, metric string, from, to t
 	if !store.ValidID(tenantID) || !storable(metric) {
 		return nil, nil
 	}
-	day := d.be.DayExpr("occurred_at")
-	q := `SELECT metric, ` + day + ` AS day, sum(quantity), count(*) FROM usage_events WHERE tenant_id = ? AND occurred_at >= ? AND occurred_at < ?`
-	args := []any{tenantID, d.t(from), d.t(to)}
+	filter, metricArg := "", []any(nil)
 	if metric != "" {
-		q += ` AND metric = ?`
-		args = append(args, metric)
+		filter, metricArg = ` AND metric = ?`, []any{metric}
 	}
-	q += ` GROUP BY metric, ` + day + ` ORDER BY metric, 2`
+	day := d.be.DayExpr("occurred_at")
+	events := `SELECT metric, ` + day + ` AS day, sum(quantity), count(*) FROM usage_events WHERE tenant_id = ? AND occurred_at >= ? AND occurred_at < ?` +
+		filter + ` GROUP BY metric, ` + day
+	eventArgs := func(from, to time.Time) []any { return append([]any{tenantID, d.t(from), d.t(to)}, metricArg...) }
+	q, args := events+` ORDER BY 1, 2`, eventArgs(from, to)
+	if first, end, head, tail, ok := daySpan(from, to); ok {
+		q = `SELECT metric, day, quantity, events FROM usage_daily WHERE tenant_id = ? AND day >= ? AND day < ?` + filter +
+			` UNION ALL ` + events + ` UNION ALL ` + events + ` ORDER BY 1, 2`
+		args = append(append(append([]any{tenantID, first, end}, metricArg...), eventArgs(from, head)...), eventArgs(tail, to)...)
+	}
 	var out []store.DailyUsage
 	err := d.run(ctx, tenantID, false, func(c Conn) error {
 		out = out[:0]
@@ -197,11 +223,17 @@ func (d *DB) UsageByTenant(ctx context.Context, metric string, from, to time.Tim
 	var rows []tq
 	err := d.run(ctx, PlatformScope, false, func(c Conn) error {
 		rows = rows[:0]
-		return collect(ctx, c, `SELECT tenant_id, sum(quantity) FROM usage_events WHERE metric = ? AND occurred_at >= ? AND occurred_at < ? GROUP BY tenant_id`,
-			[]any{metric, d.t(from), d.t(to)}, func(r Row) (tq, error) {
-				var x tq
-				return x, r.Scan(&x.tenant, &x.q)
-			}, &rows)
+		const events = `SELECT tenant_id, quantity FROM usage_events WHERE metric = ? AND occurred_at >= ? AND occurred_at < ?`
+		q, args := `SELECT tenant_id, sum(quantity) FROM (`+events+`) AS u GROUP BY tenant_id`, []any{metric, d.t(from), d.t(to)}
+		if first, end, head, tail, ok := daySpan(from, to); ok {
+			q = `SELECT tenant_id, sum(quantity) FROM (SELECT tenant_id, quantity FROM usage_daily WHERE metric = ? AND day >= ? AND day < ?` +
+				` UNION ALL ` + events + ` UNION ALL ` + events + `) AS u GROUP BY tenant_id`
+			args = []any{metric, first, end, metric, d.t(from), d.t(head), metric, d.t(tail), d.t(to)}
+		}
+		return collect(ctx, c, q, args, func(r Row) (tq, error) {
+			var x tq
+			return x, r.Scan(&x.tenant, &x.q)
+		}, &rows)
 	})
 	if err != nil {
 		return nil, d.fail(op, err)
@@ -221,10 +253,16 @@ func (d *DB) UsageTotal(ctx context.Context, tenantID, metric string, from, to t
 	if !store.ValidID(tenantID) || !storable(metric) {
 		return 0, nil
 	}
+	const events = `SELECT coalesce(sum(quantity), 0) FROM usage_events WHERE tenant_id = ? AND metric = ? AND occurred_at >= ? AND occurred_at < ?`
+	q, args := events, []any{tenantID, metric, d.t(from), d.t(to)}
+	if first, end, head, tail, ok := daySpan(from, to); ok {
+		q = `SELECT (SELECT coalesce(sum(quantity), 0) FROM usage_daily WHERE tenant_id = ? AND metric = ? AND day >= ? AND day < ?)` +
+			` + (` + events + `) + (` + events + `)`
+		args = []any{tenantID, metric, first, end, tenantID, metric, d.t(from), d.t(head), tenantID, metric, d.t(tail), d.t(to)}
+	}
 	var total float64
 	err := d.run(ctx, tenantID, false, func(c Conn) error {
-		return c.QueryRow(ctx, `SELECT coalesce(sum(quantity), 0) FROM usage_events WHERE tenant_id = ? AND metric = ? AND occurred_at >= ? AND occurred_at < ?`,
-			tenantID, metric, d.t(from), d.t(to)).Scan(&total)
+		return c.QueryRow(ctx, q, args...).Scan(&total)
 	})
 	if err != nil {
 		return 0, d.fail(op, err)
