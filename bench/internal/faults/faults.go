@@ -71,6 +71,9 @@ type Report struct {
 	IngestTime, DrainTime          time.Duration
 	Faults                         []FaultRecord
 	OutboxPending, OutboxFailed    int
+	// The store's daily totals (usage_daily), per tenant against the
+	// events sent to it: each must count every stored event once.
+	Daily, DailyLost, DailyDup, DailyForeign int
 }
 
 // FaultRecord is one injected fault, when it happened and how long until
@@ -84,7 +87,8 @@ type FaultRecord struct {
 // OK reports whether every event was stored and forwarded exactly once.
 func (r Report) OK() bool {
 	return r.Stored == r.Events && r.StoreLost == 0 && r.StoreDup == 0 && r.StoreWrongTenant == 0 && r.StoreForeign == 0 &&
-		r.Lago == r.Events && r.LagoLost == 0 && r.LagoDup == 0 && r.LagoWrongTenant == 0 && r.LagoForeign == 0
+		r.Lago == r.Events && r.LagoLost == 0 && r.LagoDup == 0 && r.LagoWrongTenant == 0 && r.LagoForeign == 0 &&
+		r.Daily == r.Events && r.DailyLost == 0 && r.DailyDup == 0 && r.DailyForeign == 0
 }
 
 // Print writes the report's tables.
@@ -110,6 +114,8 @@ func (r Report) Print(w io.Writer) {
 	}
 	c.Add("store (usage_events)", strconv.Itoa(r.Events), strconv.Itoa(r.Stored), strconv.Itoa(r.StoreLost), strconv.Itoa(r.StoreDup),
 		strconv.Itoa(r.StoreWrongTenant), strconv.Itoa(r.StoreForeign), verdict(r.StoreLost, r.StoreDup, r.StoreWrongTenant, r.StoreForeign, r.Stored))
+	c.Add("store (usage_daily totals)", strconv.Itoa(r.Events), strconv.Itoa(r.Daily), strconv.Itoa(r.DailyLost), strconv.Itoa(r.DailyDup),
+		"n/a", strconv.Itoa(r.DailyForeign), verdict(r.DailyLost, r.DailyDup, 0, r.DailyForeign, r.Daily))
 	c.Add("fake Lago (events)", strconv.Itoa(r.Events), strconv.Itoa(r.Lago), strconv.Itoa(r.LagoLost), strconv.Itoa(r.LagoDup),
 		strconv.Itoa(r.LagoWrongTenant), strconv.Itoa(r.LagoForeign), verdict(r.LagoLost, r.LagoDup, r.LagoWrongTenant, r.LagoForeign, r.Lago))
 	c.Print(w)
@@ -570,6 +576,48 @@ func (s *system) drain(ctx context.Context) error {
 	}
 }
 
+// countDaily compares the store's daily event counts per tenant with the
+// events sent for each tenant. A count above what was sent is reported as
+// duplicated, below as lost; a tenant the run did not create, as unknown.
+func (s *system) countDaily(ctx context.Context, conn *pgx.Conn, tenantOf func(int) string, rep *Report) error {
+	want := map[string]int{}
+	for i := range s.o.Events {
+		want[tenantOf(i)]++
+	}
+	rows, err := conn.Query(ctx, "SELECT tenant_id::text, sum(events) FROM usage_daily WHERE metric = $1 GROUP BY tenant_id", Metric)
+	if err != nil {
+		return fmt.Errorf("count daily totals: %w", err)
+	}
+	got := map[string]int{}
+	for rows.Next() {
+		var tenant string
+		var n int
+		if err := rows.Scan(&tenant, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		got[tenant] = n
+		rep.Daily += n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("count daily totals: %w", err)
+	}
+	for tenant, n := range got {
+		if _, ok := want[tenant]; !ok {
+			rep.DailyForeign += n
+		}
+	}
+	for tenant, w := range want {
+		if n := got[tenant]; n < w {
+			rep.DailyLost += w - n
+		} else {
+			rep.DailyDup += n - w
+		}
+	}
+	return nil
+}
+
 // count compares what the store and the fake Lago hold with what was sent.
 func (s *system) count(ctx context.Context, tenants []harness.Tenant, rep *Report) error {
 	batch := s.o.Batch
@@ -619,6 +667,9 @@ func (s *system) count(ctx context.Context, tenants []harness.Tenant, rep *Repor
 	// Delivery state left in the store (pending rows mean Lago is behind).
 	_ = conn.QueryRow(ctx, "SELECT count(*) FILTER (WHERE lago_status = 'pending'), count(*) FILTER (WHERE lago_status = 'failed') FROM usage_events WHERE metric = $1", Metric).
 		Scan(&rep.OutboxPending, &rep.OutboxFailed)
+	if err := s.countDaily(ctx, conn, tenantOf, rep); err != nil {
+		return err
+	}
 
 	clear(seen)
 	for _, e := range s.lago.Events() {

@@ -57,6 +57,10 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("lago: got %d delivered (%d lost, %d duplicated, %d wrong tenant, %d unknown), want exactly %d once each",
 			rep.Lago, rep.LagoLost, rep.LagoDup, rep.LagoWrongTenant, rep.LagoForeign, rep.Events)
 	}
+	if rep.Daily != rep.Events || rep.DailyLost != 0 || rep.DailyDup != 0 || rep.DailyForeign != 0 {
+		t.Errorf("daily totals: got %d events counted (%d short, %d over, %d of unknown tenants), want %d",
+			rep.Daily, rep.DailyLost, rep.DailyDup, rep.DailyForeign, rep.Events)
+	}
 	if got := len(rep.Faults); got != 3 {
 		t.Errorf("faults injected: got %d, want 3 (kill, Redis crash, Lago outage): %+v", got, rep.Faults)
 	}
@@ -94,7 +98,7 @@ func TestParseTx(t *testing.T) {
 
 func TestReportOK(t *testing.T) {
 	t.Parallel()
-	good := Report{Events: 10, Stored: 10, Lago: 10}
+	good := Report{Events: 10, Stored: 10, Lago: 10, Daily: 10}
 	tests := []struct {
 		name string
 		mod  func(*Report)
@@ -107,6 +111,9 @@ func TestReportOK(t *testing.T) {
 		{"lago duplicate", func(r *Report) { r.Lago, r.LagoDup = 11, 1 }, false},
 		{"lago wrong tenant", func(r *Report) { r.LagoWrongTenant = 1 }, false},
 		{"store foreign id", func(r *Report) { r.StoreForeign = 1 }, false},
+		{"daily totals short", func(r *Report) { r.Daily, r.DailyLost = 9, 1 }, false},
+		{"daily totals over", func(r *Report) { r.Daily, r.DailyDup = 11, 1 }, false},
+		{"daily totals of another tenant", func(r *Report) { r.DailyForeign = 1 }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
