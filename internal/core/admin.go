@@ -56,7 +56,9 @@ func (s *Service) adminOps() []Operation {
 	return []Operation{
 		newOp(s, Operation{ID: "getPlatformStats", Method: http.MethodGet, Path: "/api/v1/admin/stats", Summary: "Platform statistics", Group: g, Access: platformOnly},
 			func(ctx context.Context, c *Call, in *struct{}) (*Body[Stats], error) {
-				st, err := s.Store.PlatformStats(ctx, s.now().AddDate(0, 0, -30))
+				// The last 30 UTC days and today so far: whole days, which
+				// the store sums from its daily totals.
+				st, err := s.Store.PlatformStats(ctx, s.now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -30))
 				if err != nil {
 					return nil, storeErr(err, "stats")
 				}

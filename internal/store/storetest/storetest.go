@@ -1278,6 +1278,7 @@ func testStats(e *env) {
 	}
 	if _, _, err := s.InsertUsageBatch(ctx, []store.UsageEvent{
 		event(a.ID, "api_calls", "1", 3, start.Add(-time.Hour)),
+		event(a.ID, "api_calls", "1b", 4, start.Add(-90*time.Minute)), // the same day: one daily row of two events
 		event(b.ID, "tokens", "2", 5, start.Add(-2*time.Hour)),
 		event(a.ID, "api_calls", "old", 100, start.Add(-40*24*time.Hour)),
 	}); err != nil {
@@ -1291,12 +1292,19 @@ func testStats(e *env) {
 		Users:             2,
 		MembershipsByRole: map[store.Role]int{store.RoleOwner: 2, store.RoleMember: 1},
 		ActiveAPIKeys:     1,
-		UsageEvents:       2,
-		UsageByMetric:     map[string]float64{"api_calls": 3, "tokens": 5},
+		UsageEvents:       3,
+		UsageByMetric:     map[string]float64{"api_calls": 7, "tokens": 5},
 	})
+	// From a midnight on, the usage comes from the daily totals.
+	midnight, err := s.PlatformStats(ctx, start.Truncate(24*time.Hour).AddDate(0, 0, -30))
+	wantErr(t, "PlatformStats from a midnight", err, nil)
+	if midnight.UsageEvents != got.UsageEvents || !cmp.Equal(midnight.UsageByMetric, got.UsageByMetric) {
+		t.Errorf("PlatformStats from a midnight: %d events %v; want %d events %v",
+			midnight.UsageEvents, midnight.UsageByMetric, got.UsageEvents, got.UsageByMetric)
+	}
 	byTenant, err := s.UsageByTenant(ctx, "api_calls", start.Add(-50*24*time.Hour), start)
 	wantErr(t, "UsageByTenant", err, nil)
-	diff(t, "UsageByTenant", byTenant, map[string]float64{a.ID: 103})
+	diff(t, "UsageByTenant", byTenant, map[string]float64{a.ID: 107})
 	byTenant, err = s.UsageByTenant(ctx, "tokens", start.Add(-time.Hour), start)
 	wantErr(t, "UsageByTenant last hour", err, nil)
 	diff(t, "UsageByTenant last hour", byTenant, map[string]float64{})

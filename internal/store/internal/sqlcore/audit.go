@@ -216,7 +216,13 @@ func (d *DB) PlatformStats(ctx context.Context, since time.Time) (store.Platform
 			n      int64
 		}
 		var usage []mq
-		if err := collect(ctx, c, `SELECT metric, sum(quantity), count(*) FROM usage_events WHERE occurred_at >= ? GROUP BY metric`, []any{d.t(since)}, func(r Row) (mq, error) {
+		// From a UTC midnight on, whole days: the daily totals. Otherwise
+		// every event since then (no index leads with the time).
+		q, args := `SELECT metric, sum(quantity), count(*) FROM usage_events WHERE occurred_at >= ? GROUP BY metric`, []any{d.t(since)}
+		if first, ok := midnightDay(since); ok {
+			q, args = `SELECT metric, sum(quantity), CAST(sum(events) AS BIGINT) FROM usage_daily WHERE day >= ? GROUP BY metric`, []any{first}
+		}
+		if err := collect(ctx, c, q, args, func(r Row) (mq, error) {
 			var x mq
 			return x, r.Scan(&x.metric, &x.q, &x.n)
 		}, &usage); err != nil {

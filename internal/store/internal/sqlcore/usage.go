@@ -159,6 +159,14 @@ func daySpan(from, to time.Time) (first, end int64, head, tail time.Time, ok boo
 	return head.Unix() / 86400, tail.Unix() / 86400, head, tail, true
 }
 
+// midnightDay is the day number of t when t is a UTC midnight.
+func midnightDay(t time.Time) (int64, bool) {
+	if !t.Equal(t.Truncate(24 * time.Hour)) {
+		return 0, false
+	}
+	return t.Unix() / 86400, true
+}
+
 func checkRange(from, to time.Time) error {
 	if from.IsZero() || to.IsZero() || !from.Before(to) {
 		return fmt.Errorf("%w: time range [%s, %s)", store.ErrInvalid, from.Format(time.RFC3339), to.Format(time.RFC3339))
