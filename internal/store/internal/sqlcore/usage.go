@@ -232,7 +232,8 @@ func (d *DB) UsageByTenant(ctx context.Context, metric string, from, to time.Tim
 	err := d.run(ctx, PlatformScope, false, func(c Conn) error {
 		rows = rows[:0]
 		const events = `SELECT tenant_id, quantity FROM usage_events WHERE metric = ? AND occurred_at >= ? AND occurred_at < ?`
-		q, args := `SELECT tenant_id, sum(quantity) FROM (`+events+`) AS u GROUP BY tenant_id`, []any{metric, d.t(from), d.t(to)}
+		q := `SELECT tenant_id, sum(quantity) FROM usage_events WHERE metric = ? AND occurred_at >= ? AND occurred_at < ? GROUP BY tenant_id`
+		args := []any{metric, d.t(from), d.t(to)}
 		if first, end, head, tail, ok := daySpan(from, to); ok {
 			q = `SELECT tenant_id, sum(quantity) FROM (SELECT tenant_id, quantity FROM usage_daily WHERE metric = ? AND day >= ? AND day < ?` +
 				` UNION ALL ` + events + ` UNION ALL ` + events + `) AS u GROUP BY tenant_id`
