@@ -11,8 +11,8 @@ import (
 	"github.com/fast-saas/fast-saas/middleware/problem"
 )
 
-// UsageCounter reports how much of a metric a tenant used since monthStart
-// (the first instant of the current UTC month).
+// UsageCounter reports how much of a metric a tenant used in the UTC month
+// that starts at monthStart (the first instant of the current UTC month).
 type UsageCounter interface {
 	MonthlyCount(ctx context.Context, tenantID, metric string, monthStart time.Time) (int64, error)
 }
