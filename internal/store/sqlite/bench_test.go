@@ -91,3 +91,49 @@ func cpuTime(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkUsageTotal sums a month of 200,000 events of one tenant (an
+// event every 13 s), the quota check's question:
+//
+//   - month: the whole month, as the quota and the gauges ask it — whole
+//     days, read from the daily totals;
+//   - to-now: from the month's start to a moment 13 hours into its 26th
+//     day, as the usage summary asks — whole days plus that day's events.
+//   - within-a-day: 13 hours of one day — events only.
+func BenchmarkUsageTotal(b *testing.B) {
+	s := open(b, nil)
+	ctx := context.Background()
+	tn, err := s.CreateTenant(ctx, store.Tenant{Slug: "total", Name: "T", Plan: "free"}, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	month := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	const events, every = 200_000, 13 * time.Second
+	for n := 0; n < events; n += 1000 {
+		batch := make([]store.UsageEvent, 1000)
+		for i := range batch {
+			batch[i] = store.UsageEvent{TenantID: tn.ID, Metric: "api_calls", Quantity: 1,
+				TransactionID: fmt.Sprintf("t%d", n+i), OccurredAt: month.Add(time.Duration(n+i) * every)}
+		}
+		if _, _, err := s.InsertUsageBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	day26 := month.AddDate(0, 0, 25)
+	for _, r := range []struct {
+		name     string
+		from, to time.Time
+	}{
+		{"month", month, month.AddDate(0, 1, 0)},
+		{"to-now", month, day26.Add(13 * time.Hour)},
+		{"within-a-day", day26, day26.Add(13 * time.Hour)},
+	} {
+		b.Run(r.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.UsageTotal(ctx, tn.ID, "api_calls", r.from, r.to); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
