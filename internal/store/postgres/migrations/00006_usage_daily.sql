@@ -3,7 +3,8 @@
 -- few rows here instead of every event. InsertEvents (internal/store/postgres)
 -- adds each batch's inserted events to it in the same statement, one row per
 -- (tenant, metric, day) of the batch, so a duplicate skipped by ON CONFLICT
--- DO NOTHING is not counted twice. It is the only writer of usage_events.
+-- DO NOTHING is not counted twice. InsertEvents is the store's only writer of
+-- usage_events, so every stored event is counted.
 --
 -- day is the UTC day number (days since 1970-01-01), as in SQLite, so the
 -- store's queries over it are the same on both backends.
