@@ -207,7 +207,12 @@ func (b *backend) Scope(context.Context, sqlcore.Conn, string) error { return ni
 
 func (b *backend) Time(t time.Time) any { return t.UnixMicro() }
 
-func (b *backend) DayExpr(column string) string { return "(" + column + " / 86400000000)" }
+// DayExpr divides microseconds by a day rounding down, also before 1970:
+// SQLite's integer division rounds toward zero, so a negative remainder
+// takes one day off (the same expression is in migration 00004).
+func (b *backend) DayExpr(column string) string {
+	return "(" + column + " / 86400000000 - (" + column + " % 86400000000 < 0))"
+}
 
 // ForUpdate is empty: the single writer connection serializes write transactions.
 func (b *backend) ForUpdate() string { return "" }

@@ -762,7 +762,12 @@ func testUsageSums(e *env) {
 		n++
 		return event(tenant, metric, fmt.Sprintf("e%d", n), float64(n%7)+0.25*float64(n%4), at)
 	}
-	var all []store.UsageEvent
+	epoch := time.Unix(0, 0).UTC()
+	all := []store.UsageEvent{ // days before 1970 have negative numbers
+		mk(a.ID, "api_calls", epoch.Add(-12*time.Hour)),
+		mk(a.ID, "api_calls", epoch.Add(-time.Microsecond)),
+		mk(a.ID, "api_calls", epoch.Add(6*time.Hour)),
+	}
 	for i := range 96 { // every 55 minutes: events on each side of every midnight
 		at := d0.Add(time.Duration(i) * 55 * time.Minute)
 		all = append(all, mk(a.ID, "api_calls", at), mk(b.ID, "api_calls", at.Add(time.Minute)))
@@ -835,6 +840,9 @@ func testUsageSums(e *env) {
 		{"across one midnight", d0.Add(20 * time.Hour), d0.Add(30 * time.Hour)},
 		{"midnights of another zone", time.Date(2026, 2, 26, 0, 0, 0, 0, ny), time.Date(2026, 2, 28, 0, 0, 0, 0, ny)},
 		{"up to a microsecond after an event", d0, d0.Add(55*time.Minute + time.Microsecond)},
+		{"the last day before 1970", epoch.Add(-24 * time.Hour), epoch},
+		{"days around 1970", epoch.Add(-48 * time.Hour), epoch.Add(24 * time.Hour)},
+		{"parts of days around 1970", epoch.Add(-13 * time.Hour), epoch.Add(7 * time.Hour)},
 	}
 	for _, r := range ranges {
 		for _, tenant := range []string{a.ID, b.ID} {

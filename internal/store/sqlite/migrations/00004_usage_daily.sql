@@ -9,7 +9,9 @@
 -- with it).
 --
 -- day is the UTC day number (days since 1970-01-01), occurred_at being
--- microseconds since the epoch.
+-- microseconds since the epoch: occurred_at / 86400000000 rounded down, also
+-- before 1970 (integer division rounds toward zero, so a negative remainder
+-- takes one day off; the store's DayExpr is the same expression).
 
 -- +goose Up
 CREATE TABLE usage_daily (
@@ -22,14 +24,14 @@ CREATE TABLE usage_daily (
 ) WITHOUT ROWID;
 
 INSERT INTO usage_daily (tenant_id, metric, day, quantity, events)
-SELECT tenant_id, metric, occurred_at / 86400000000, sum(quantity), count(*)
-FROM usage_events GROUP BY tenant_id, metric, occurred_at / 86400000000;
+SELECT tenant_id, metric, occurred_at / 86400000000 - (occurred_at % 86400000000 < 0), sum(quantity), count(*)
+FROM usage_events GROUP BY 1, 2, 3;
 
 -- +goose StatementBegin
 CREATE TRIGGER usage_events_daily AFTER INSERT ON usage_events
 BEGIN
     INSERT INTO usage_daily (tenant_id, metric, day, quantity, events)
-    VALUES (NEW.tenant_id, NEW.metric, NEW.occurred_at / 86400000000, NEW.quantity, 1)
+    VALUES (NEW.tenant_id, NEW.metric, NEW.occurred_at / 86400000000 - (NEW.occurred_at % 86400000000 < 0), NEW.quantity, 1)
     ON CONFLICT (tenant_id, metric, day)
     DO UPDATE SET quantity = quantity + excluded.quantity, events = events + 1;
 END;
