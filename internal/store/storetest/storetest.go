@@ -155,6 +155,7 @@ func Run(t *testing.T, f Factory) {
 		{"Usage", testUsage},
 		{"UsageTimezones", testUsageTimezones},
 		{"UsageSums", testUsageSums},
+		{"UsageSumsConcurrent", testUsageSumsConcurrent},
 		{"UsageLargeBatch", testUsageLargeBatch},
 		{"UsageBatchSizes", testUsageBatchSizes},
 		{"Outbox", testOutbox},
@@ -875,6 +876,54 @@ func testUsageSums(e *env) {
 			}
 		}
 		diff(t, "UsageByTenant "+r.name, byTenant, want)
+	}
+}
+
+// testUsageSumsConcurrent has concurrent batches add to the same daily
+// totals (three tenants, two days, events in either order): none may fail,
+// and the totals must count every event once. (It does not prove that
+// Postgres batches cannot deadlock on those rows: its aggregate hands the
+// same keys over in the same order even without the insert's ORDER BY.)
+func testUsageSumsConcurrent(e *env) {
+	t, s, ctx := e.t, e.s, e.ctx
+	tenants := []string{e.tenant("conc-a", "").ID, e.tenant("conc-b", "").ID, e.tenant("conc-c", "").ID}
+	day := time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)
+	const workers, batches = 6, 8
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				var batch []store.UsageEvent
+				for i := range 12 { // 2 per (tenant, day)
+					tn, d := tenants[i%3], day.Add(time.Duration(i%2)*24*time.Hour+time.Hour)
+					batch = append(batch, event(tn, "api_calls", fmt.Sprintf("w%d-b%d-%d", w, b, i), 1, d))
+				}
+				if (w+b)%2 == 1 {
+					slices.Reverse(batch)
+				}
+				if _, _, err := s.InsertUsageBatch(ctx, batch); err != nil {
+					errc <- fmt.Errorf("worker %d batch %d: %w", w, b, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	for _, tn := range tenants {
+		daily, err := s.UsageDaily(ctx, tn, "api_calls", day, day.Add(48*time.Hour))
+		wantErr(t, "UsageDaily", err, nil)
+		const each = workers * batches * 2
+		diff(t, "UsageDaily after concurrent batches", daily, []store.DailyUsage{
+			{Metric: "api_calls", Day: day, Quantity: each, Events: each},
+			{Metric: "api_calls", Day: day.Add(24 * time.Hour), Quantity: each, Events: each},
+		})
 	}
 }
 
