@@ -111,6 +111,33 @@ func event(tenantID, metric, tx string, q float64, at time.Time) store.UsageEven
 		Properties: json.RawMessage(`{"route":"/x"}`)}
 }
 
+// inParallel runs fn(0) … fn(n-1) concurrently and, once all have
+// returned, reports their errors and stops the test if there were any.
+func inParallel(t *testing.T, n int, fn func(w int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errc := make(chan error, n)
+	for w := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(w); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	failed := false
+	for err := range errc {
+		t.Error(err)
+		failed = true
+	}
+	if failed {
+		t.FailNow()
+	}
+}
+
 // wantErr fails unless errors.Is(err, want) (want nil = no error).
 func wantErr(t *testing.T, what string, err, want error) {
 	t.Helper()
@@ -889,33 +916,22 @@ func testUsageSumsConcurrent(e *env) {
 	tenants := []string{e.tenant("conc-a", "").ID, e.tenant("conc-b", "").ID, e.tenant("conc-c", "").ID}
 	day := time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)
 	const workers, batches = 6, 8
-	var wg sync.WaitGroup
-	errc := make(chan error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range batches {
-				var batch []store.UsageEvent
-				for i := range 12 { // 2 per (tenant, day)
-					tn, d := tenants[i%3], day.Add(time.Duration(i%2)*24*time.Hour+time.Hour)
-					batch = append(batch, event(tn, "api_calls", fmt.Sprintf("w%d-b%d-%d", w, b, i), 1, d))
-				}
-				if (w+b)%2 == 1 {
-					slices.Reverse(batch)
-				}
-				if _, _, err := s.InsertUsageBatch(ctx, batch); err != nil {
-					errc <- fmt.Errorf("worker %d batch %d: %w", w, b, err)
-					return
-				}
+	inParallel(t, workers, func(w int) error {
+		for b := range batches {
+			var batch []store.UsageEvent
+			for i := range 12 { // 2 per (tenant, day)
+				tn, d := tenants[i%3], day.Add(time.Duration(i%2)*24*time.Hour+time.Hour)
+				batch = append(batch, event(tn, "api_calls", fmt.Sprintf("w%d-b%d-%d", w, b, i), 1, d))
 			}
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Fatal(err)
-	}
+			if (w+b)%2 == 1 {
+				slices.Reverse(batch)
+			}
+			if _, _, err := s.InsertUsageBatch(ctx, batch); err != nil {
+				return fmt.Errorf("worker %d batch %d: %w", w, b, err)
+			}
+		}
+		return nil
+	})
 	for _, tn := range tenants {
 		daily, err := s.UsageDaily(ctx, tn, "api_calls", day, day.Add(48*time.Hour))
 		wantErr(t, "UsageDaily", err, nil)
@@ -1267,46 +1283,33 @@ func testConcurrent(e *env) {
 	t, s, ctx := e.t, e.s, e.ctx
 	const workers, perWorker = 8, 5
 	tenants := make([][]string, workers)
-	var wg sync.WaitGroup
-	errc := make(chan error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range perWorker {
-				tn, err := s.CreateTenant(ctx, store.Tenant{Slug: fmt.Sprintf("w%d-%d", w, i), Name: "W", Plan: "free"}, "")
-				if err != nil {
-					errc <- err
-					return
-				}
-				tenants[w] = append(tenants[w], tn.ID)
-				var batch []store.UsageEvent
+	inParallel(t, workers, func(w int) error {
+		for i := range perWorker {
+			tn, err := s.CreateTenant(ctx, store.Tenant{Slug: fmt.Sprintf("w%d-%d", w, i), Name: "W", Plan: "free"}, "")
+			if err != nil {
+				return err
+			}
+			tenants[w] = append(tenants[w], tn.ID)
+			var batch []store.UsageEvent
+			for j := range 20 {
+				batch = append(batch, event(tn.ID, "api_calls", fmt.Sprintf("tx%d", j), 1, start))
+			}
+			// Every worker also re-sends its previous tenant's batch: duplicates under contention.
+			if i > 0 {
 				for j := range 20 {
-					batch = append(batch, event(tn.ID, "api_calls", fmt.Sprintf("tx%d", j), 1, start))
-				}
-				// Every worker also re-sends its previous tenant's batch: duplicates under contention.
-				if i > 0 {
-					for j := range 20 {
-						batch = append(batch, event(tenants[w][i-1], "api_calls", fmt.Sprintf("tx%d", j), 1, start))
-					}
-				}
-				ins, dup, err := s.InsertUsageBatch(ctx, batch)
-				if err != nil {
-					errc <- err
-					return
-				}
-				if ins != 20 || dup != len(batch)-20 {
-					errc <- fmt.Errorf("worker %d batch %d: inserted %d dup %d, want 20, %d", w, i, ins, dup, len(batch)-20)
-					return
+					batch = append(batch, event(tenants[w][i-1], "api_calls", fmt.Sprintf("tx%d", j), 1, start))
 				}
 			}
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Fatal(err)
-	}
+			ins, dup, err := s.InsertUsageBatch(ctx, batch)
+			if err != nil {
+				return err
+			}
+			if ins != 20 || dup != len(batch)-20 {
+				return fmt.Errorf("worker %d batch %d: inserted %d dup %d, want 20, %d", w, i, ins, dup, len(batch)-20)
+			}
+		}
+		return nil
+	})
 	st, err := s.PlatformStats(ctx, start.Add(-time.Hour))
 	wantErr(t, "PlatformStats", err, nil)
 	if st.TenantsByPlan["free"] != workers*perWorker || st.UsageEvents != workers*perWorker*20 {
