@@ -77,28 +77,32 @@ type wireEvent struct {
 }
 
 func encodeWire(e metering.Event) ([]byte, error) {
-	// Hand-built: this runs once per API request on the hot path, and
-	// json.Marshal of the struct would scan the properties a second time.
-	b := make([]byte, 0, 160)
-	b = append(b, `{"i":`...)
-	b = appendJSONString(b, e.ID)
-	b = append(b, `,"t":`...)
-	b = appendJSONString(b, e.TenantID)
-	b = append(b, `,"m":`...)
-	b = appendJSONString(b, e.Metric)
-	b = append(b, `,"q":`...)
-	b = strconv.AppendInt(b, e.Quantity, 10)
-	b = append(b, `,"o":`...)
-	b = strconv.AppendInt(b, e.OccurredAt.UnixMicro(), 10)
-	if len(e.Properties) > 0 {
-		p, err := marshalProperties(e.Properties)
-		if err != nil {
-			return nil, fmt.Errorf("%w: properties: %v", ErrInvalidEvent, err)
-		}
-		b = append(b, `,"p":`...)
-		b = append(b, p...)
+	row, err := toStore(e)
+	if err != nil {
+		return nil, err
 	}
-	return append(b, '}'), nil
+	return appendWire(make([]byte, 0, 160), row), nil
+}
+
+// appendWire appends the wire form of a store row made by toStore. It is
+// hand-built: this runs once per API request on the hot path, and
+// json.Marshal of the struct would scan the properties a second time.
+func appendWire(b []byte, r store.UsageEvent) []byte {
+	b = append(b, `{"i":`...)
+	b = appendJSONString(b, r.TransactionID)
+	b = append(b, `,"t":`...)
+	b = appendJSONString(b, r.TenantID)
+	b = append(b, `,"m":`...)
+	b = appendJSONString(b, r.Metric)
+	b = append(b, `,"q":`...)
+	b = strconv.AppendInt(b, int64(r.Quantity), 10)
+	b = append(b, `,"o":`...)
+	b = strconv.AppendInt(b, r.OccurredAt.UnixMicro(), 10)
+	if len(r.Properties) > 0 && string(r.Properties) != "{}" {
+		b = append(b, `,"p":`...)
+		b = append(b, r.Properties...)
+	}
+	return append(b, '}')
 }
 
 // appendJSONString appends s as a JSON string. Ids and metric codes are

@@ -33,8 +33,9 @@ type MemoryOptions struct {
 }
 
 type queued struct {
-	ev       store.UsageEvent
-	enqueued time.Time
+	ev        store.UsageEvent
+	mergeable bool
+	enqueued  time.Time
 }
 
 // MemoryBuffer is the embedded-mode metering.Recorder: a bounded in-process
@@ -48,7 +49,8 @@ type queued struct {
 //
 // Events in the queue live in process memory: a crash loses them, a graceful
 // Close does not. Callers that must acknowledge only after a durable write
-// use RecordSync.
+// use RecordSync. The mergeable events of a batch are stored merged (see
+// merger), so a busy tenant's API calls cost the store one row per second.
 type MemoryBuffer struct {
 	opts    MemoryOptions
 	metrics *Metrics
@@ -60,7 +62,8 @@ type MemoryBuffer struct {
 	queue  chan queued
 	stop   context.CancelFunc // aborts a flusher stuck retrying, when Close gives up
 	done   chan struct{}
-	lost   int // events still queued when Close gave up
+	lost   int    // events still queued when Close gave up
+	merge  merger // the flusher's
 }
 
 var _ metering.Recorder = (*MemoryBuffer)(nil)
@@ -122,7 +125,7 @@ func (b *MemoryBuffer) Record(ctx context.Context, e metering.Event) error {
 	if b.closed {
 		return ErrClosed
 	}
-	item := queued{ev: row, enqueued: b.now()}
+	item := queued{ev: row, mergeable: e.Mergeable, enqueued: b.now()}
 	select {
 	case b.queue <- item:
 		return nil
@@ -252,10 +255,11 @@ func (b *MemoryBuffer) flush(ctx context.Context, batch []queued) bool {
 	}
 	now := b.now()
 	b.metrics.Lag.WithLabelValues(StageBuffer).Set(now.Sub(batch[0].enqueued).Seconds())
-	rows := make([]store.UsageEvent, len(batch))
+	rows := make([]store.UsageEvent, 0, len(batch))
 	oldest := batch[0].ev.OccurredAt
-	for i, it := range batch {
-		rows[i] = it.ev
+	b.merge.reset()
+	for _, it := range batch {
+		rows = b.merge.add(rows, it.ev, it.mergeable)
 		if it.ev.OccurredAt.Before(oldest) {
 			oldest = it.ev.OccurredAt
 		}

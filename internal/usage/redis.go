@@ -59,7 +59,9 @@ type RedisOptions struct {
 // plain "e" entry), so a busy server pays one XADD for many events while a
 // quiet one waits for nobody — a writer sends whatever is queued the
 // moment it is free. Each Record still returns only once Redis has
-// appended the entry holding its event.
+// appended the entry holding its event. The mergeable events of one group
+// are appended merged (see merger): the entry is read, stored and
+// acknowledged as a unit, so its merged events are stored once.
 type RedisRecorder struct {
 	client  redis.UniversalClient
 	key     string
@@ -75,8 +77,9 @@ type RedisRecorder struct {
 }
 
 type addRequest struct {
-	payload []byte
-	done    chan error // buffered(1): the writer never blocks on it
+	row       store.UsageEvent
+	mergeable bool
+	done      chan error // buffered(1): the writer never blocks on it
 }
 
 // maxGroup caps one group commit.
@@ -128,6 +131,8 @@ func (r *RedisRecorder) Close() error {
 func (r *RedisRecorder) writer() {
 	defer r.writers.Done()
 	group := make([]addRequest, 0, maxGroup)
+	rows := make([]store.UsageEvent, 0, maxGroup)
+	var merge merger
 	var buf []byte
 	for {
 		group = group[:0]
@@ -146,20 +151,24 @@ func (r *RedisRecorder) writer() {
 				break gather
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-		var err error
-		if len(group) == 1 {
-			err = r.client.XAdd(ctx, &redis.XAddArgs{Stream: r.key, Values: []any{fieldEvent, group[0].payload}}).Err()
-		} else {
-			buf = buf[:0]
-			for i, q := range group {
-				if i > 0 {
-					buf = append(buf, '\n')
-				}
-				buf = append(buf, q.payload...)
-			}
-			err = r.client.XAdd(ctx, &redis.XAddArgs{Stream: r.key, Values: []any{fieldBatch, buf}}).Err()
+		rows = rows[:0]
+		merge.reset()
+		for _, q := range group {
+			rows = merge.add(rows, q.row, q.mergeable)
 		}
+		buf = buf[:0]
+		for i, row := range rows {
+			if i > 0 {
+				buf = append(buf, '\n')
+			}
+			buf = appendWire(buf, row)
+		}
+		field := fieldBatch
+		if len(rows) == 1 {
+			field = fieldEvent
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+		err := r.client.XAdd(ctx, &redis.XAddArgs{Stream: r.key, Values: []any{field, buf}}).Err()
 		cancel()
 		for _, q := range group {
 			q.done <- err
@@ -182,7 +191,7 @@ func (r *RedisRecorder) Record(ctx context.Context, e metering.Event) error {
 		r.metrics.Events.WithLabelValues(OutcomeRejected).Inc()
 		return err
 	}
-	b, err := encodeWire(e)
+	row, err := toStore(e)
 	if err != nil {
 		r.metrics.Events.WithLabelValues(OutcomeRejected).Inc()
 		return err
@@ -192,7 +201,7 @@ func (r *RedisRecorder) Record(ctx context.Context, e metering.Event) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	q := addRequest{payload: b, done: make(chan error, 1)}
+	q := addRequest{row: row, mergeable: e.Mergeable, done: make(chan error, 1)}
 	select {
 	case r.reqs <- q:
 	case <-ctx.Done():

@@ -40,6 +40,15 @@ type Event struct {
 	Properties map[string]any
 	// OccurredAt is when the usage happened (UTC).
 	OccurredAt time.Time
+	// Mergeable says that ID is not an idempotency key anyone will send
+	// again, so a Recorder may store this event added into another
+	// mergeable one of the same tenant, metric, properties and second: one
+	// event whose Quantity is their sum and whose ID is that of the first.
+	// Billing sums quantities, so it is unchanged; storage and forwarding
+	// shrink from one event per call to one per second of busy traffic.
+	// Middleware sets it (one event per API call, made up here); leave it
+	// false for events whose ID a client may send again.
+	Mergeable bool
 }
 
 // Recorder accepts usage events. Implementations must be safe for

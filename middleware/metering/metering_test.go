@@ -94,7 +94,7 @@ func TestMiddlewareRecordsByStatus(t *testing.T) {
 			if err != nil || id.Version() != 7 {
 				t.Errorf("event ID %q: want a UUIDv7 (parse error %v)", e.ID, err)
 			}
-			want := metering.Event{ID: e.ID, TenantID: tt.tenant, Metric: "api_calls", Quantity: 1, OccurredAt: fixedNow,
+			want := metering.Event{ID: e.ID, TenantID: tt.tenant, Metric: "api_calls", Quantity: 1, OccurredAt: fixedNow, Mergeable: true,
 				Properties: map[string]any{"method": "POST", "status": tt.wantCode}}
 			if diff := cmp.Diff(want, e); diff != "" {
 				t.Errorf("event mismatch (-want +got):\n%s", diff)

@@ -34,9 +34,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Middleware records one event (Quantity 1) per tenant request whose
-// response status is below 500: server errors are our fault and are not
-// billed. Requests refused earlier in the chain (401, 404, 429 from the
+// Middleware records one event (Quantity 1, Mergeable) per tenant request
+// whose response status is below 500: server errors are our fault and are
+// not billed. Requests refused earlier in the chain (401, 404, 429 from the
 // rate limiter or the quota) never reach it and are therefore not counted
 // either — put it after those middlewares.
 //
@@ -77,7 +77,7 @@ func Middleware(opts Options) func(http.Handler) http.Handler {
 				return
 			}
 			at := now()
-			e := Event{ID: newEventID(at), TenantID: tenant, Metric: metric, Quantity: 1, Properties: props(r, status), OccurredAt: at.UTC()}
+			e := Event{ID: newEventID(at), TenantID: tenant, Metric: metric, Quantity: 1, Properties: props(r, status), OccurredAt: at.UTC(), Mergeable: true}
 			// The usage happened even if the client hangs up now: do not let
 			// its cancellation drop the event.
 			ctx := context.WithoutCancel(r.Context())
