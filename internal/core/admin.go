@@ -32,8 +32,8 @@ type Stats struct {
 	Users             int                `json:"users"`
 	MembershipsByRole map[string]int     `json:"memberships_by_role"`
 	ActiveAPIKeys     int                `json:"active_api_keys"`
-	UsageEvents30d    int64              `json:"usage_events_30d"`
-	Usage30d          map[string]float64 `json:"usage_30d"`
+	UsageEvents30d    int64              `json:"usage_events_30d" doc:"Stored usage events (API calls of one tenant, route, method, status and second are one event)"`
+	Usage30d          map[string]float64 `json:"usage_30d" doc:"Summed quantity per metric"`
 }
 
 func (s *Service) auditOps() []Operation {

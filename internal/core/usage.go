@@ -39,7 +39,7 @@ type MetricSummary struct {
 type DayUsage struct {
 	Day      string  `json:"day" doc:"UTC date, YYYY-MM-DD"`
 	Quantity float64 `json:"quantity"`
-	Events   int64   `json:"events"`
+	Events   int64   `json:"events" doc:"Stored events. The API calls of a tenant with the same route, method, status and second are stored as one event whose quantity counts them."`
 }
 
 // QuotaStatus compares this month's API calls with the plan.

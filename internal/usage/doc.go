@@ -27,4 +27,8 @@
 // Events are idempotent end to end: the event id is the store's
 // transaction_id and Lago's transaction_id, so at-least-once delivery at each
 // hop adds up to exactly-once counting.
+//
+// Mergeable events (the metering middleware's API calls) of one batch or one
+// stream entry are stored as one event per tenant, metric, properties and
+// second, with the summed quantity (see merger).
 package usage
