@@ -226,7 +226,7 @@ var Options = []Option{
 		set: str(func(c *Config) *string { return &c.LagoWebhookIssuer })},
 	{Env: "FASTSAAS_SENTRY_DSN", Flag: "sentry-dsn", Secret: true, Doc: "Sentry/GlitchTip DSN: 5xx answers and panics are reported when set.",
 		set: str(func(c *Config) *string { return &c.SentryDSN })},
-	{Env: "FASTSAAS_LOG_LEVEL", Flag: "log-level", Default: "info", Doc: "Minimum log level: debug, info, warn or error.",
+	{Env: "FASTSAAS_LOG_LEVEL", Flag: "log-level", Default: "info", Doc: "Minimum log level: debug, info, warn or error. Logs are JSON lines on stderr; at info every request adds an access line. Lines are written in chunks (32 KiB, or 100 ms after the first waiting line), warnings and errors at once, so a SIGKILL loses at most the last 100 ms of info lines.",
 		set: func(c *Config, v string) error {
 			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 				return fmt.Errorf("FASTSAAS_LOG_LEVEL: want debug, info, warn or error, got %q", v)

@@ -43,14 +43,26 @@ type Server struct {
 	sentry bool
 	pipe   *pipeline
 	gauges *tenantGauges
+	logs   *logBuffer
 }
 
-// New opens the store (running migrations) and composes the API.
+// New opens the store (running migrations) and composes the API. Its log
+// lines go to logOut in chunks (see logBuffer); Close writes out the rest.
 func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	logger := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logs := newLogBuffer(logOut)
+	s, err := compose(ctx, cfg, logs)
+	if err != nil {
+		_ = logs.Flush() // what it logged before failing
+		return nil, err
+	}
+	return s, nil
+}
+
+func compose(ctx context.Context, cfg config.Config, logs *logBuffer) (*Server, error) {
+	logger := slog.New(flushingHandler{slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}), logs})
 	plans, err := loadPlans(cfg.PlansFile)
 	if err != nil {
 		return nil, fmt.Errorf("FASTSAAS_PLANS_FILE: %w", err)
@@ -59,7 +71,7 @@ func New(ctx context.Context, cfg config.Config, logOut io.Writer) (*Server, err
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, Store: st, Logger: logger, Plans: plans}
+	s := &Server{Config: cfg, Store: st, Logger: logger, Plans: plans, logs: logs}
 	checks := []core.Check{{Name: "store", Fn: st.Ping}}
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
@@ -228,6 +240,7 @@ func (s *Server) Close() error {
 	if s.sentry {
 		sentry.Flush(2 * time.Second)
 	}
+	errs = append(errs, s.logs.Flush())
 	return errors.Join(errs...)
 }
 
