@@ -71,22 +71,21 @@ func TestLogBufferFlushesWithinThePeriod(t *testing.T) {
 	out := &syncWriter{}
 	b := newLogBuffer(out)
 	b.Write([]byte("waiting\n"))
+	waitForOutput(t, out, "waiting\n")
+	b.Write([]byte("again\n")) // schedules its own flush
+	waitForOutput(t, out, "waiting\nagain\n")
+}
+
+// waitForOutput waits until out holds want, without a Flush.
+func waitForOutput(t *testing.T, out *syncWriter, want string) {
+	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if got, _ := out.state(); got == "waiting\n" {
-			break
+		if got, _ := out.state(); got == want {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("a buffered line was never written out without a Flush")
-		}
-	}
-	// The next line schedules its own flush.
-	b.Write([]byte("again\n"))
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if got, _ := out.state(); got == "waiting\nagain\n" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the second line was never written out")
+			got, _ := out.state()
+			t.Fatalf("output %q, want %q: buffered lines were not written out", got, want)
 		}
 	}
 }
