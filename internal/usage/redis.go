@@ -284,7 +284,7 @@ type ConsumerOptions struct {
 	// Linger is how long the consumer waits after a batch smaller than
 	// BatchSize before it reads again, so that under steady traffic each
 	// store write carries the events of a whole interval instead of the
-	// one or two entries that arrived since the last read; 0 = 10ms,
+	// one or two entries that arrived since the last read; 0 = 50ms,
 	// negative = no wait. The events are already safe in the stream (their
 	// requests were answered); this only delays when usage reads see them.
 	Linger time.Duration
@@ -301,8 +301,12 @@ type ConsumerOptions struct {
 	Now     func() time.Time
 }
 
-// DefaultLinger is ConsumerOptions.Linger's default.
-const DefaultLinger = 10 * time.Millisecond
+// DefaultLinger is ConsumerOptions.Linger's default. Each store write
+// costs Postgres about the same whatever it carries, so the longer the
+// consumer waits, the less a metered request costs: with API calls merged
+// (15,000-20,000 req/s of one tenant), 10 ms gave 6 µs of Postgres CPU per
+// request and 50 ms 3-4 µs. Usage reads see events up to that much later.
+const DefaultLinger = 50 * time.Millisecond
 
 // Consumer moves events from the stream to the store.
 type Consumer struct {
