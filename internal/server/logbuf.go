@@ -43,7 +43,7 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 		b.flushLocked()
 	} else if !b.pending {
 		b.pending = true
-		time.AfterFunc(b.period, func() { _ = b.Flush() })
+		time.AfterFunc(b.period, b.flushScheduled)
 	}
 	err := b.err
 	b.err = nil
@@ -58,6 +58,14 @@ func (b *logBuffer) Flush() error {
 	err := b.err
 	b.err = nil
 	return err
+}
+
+// flushScheduled is the timer's flush; an error it meets is kept for the
+// next Write or Flush to report.
+func (b *logBuffer) flushScheduled() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.flushLocked()
 }
 
 func (b *logBuffer) flushLocked() {

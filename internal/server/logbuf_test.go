@@ -120,4 +120,19 @@ func TestLogBufferReportsAWriteError(t *testing.T) {
 	if err := b.Flush(); err != nil {
 		t.Fatalf("second Flush = %v, want nil (the error is reported once)", err)
 	}
+	// A failed timed flush is reported by the next call.
+	b.period = time.Millisecond
+	_, before := out.state()
+	b.Write([]byte("lost too\n"))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, writes := out.state(); writes > before {
+			break // the timer tried
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the timed flush never ran")
+		}
+	}
+	if _, err := b.Write([]byte("x\n")); !errors.Is(err, broken) {
+		t.Fatalf("Write after a failed timed flush = %v, want %v", err, broken)
+	}
 }
