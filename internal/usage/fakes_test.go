@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/fast-saas/fast-saas/internal/store"
@@ -93,6 +94,18 @@ func (m *memStore) exactlyOnce(tenant string, want []string) error {
 		errs = append(errs, fmt.Errorf("store holds %d events, want %d", len(m.rows), len(want)))
 	}
 	return errors.Join(errs...)
+}
+
+// all returns the stored events by transaction id.
+func (m *memStore) all() []store.UsageEvent {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rows := make([]store.UsageEvent, 0, len(m.rows))
+	for _, r := range m.rows {
+		rows = append(rows, r)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].TransactionID < rows[j].TransactionID })
+	return rows
 }
 
 var errTransient = errors.New("connection refused")

@@ -93,17 +93,6 @@ func sums(rows []store.UsageEvent) map[string]float64 {
 	return s
 }
 
-func (m *memStore) all() []store.UsageEvent {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	rows := make([]store.UsageEvent, 0, len(m.rows))
-	for _, r := range m.rows {
-		rows = append(rows, r)
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].TransactionID < rows[j].TransactionID })
-	return rows
-}
-
 func TestMemoryBufferMergesAPICalls(t *testing.T) {
 	t.Parallel()
 	st := newMemStore()
