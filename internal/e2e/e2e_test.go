@@ -181,6 +181,22 @@ func (l *logTail) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// tenantWithKey creates a tenant on plan and returns it with a client that
+// calls as a tenant API key of it (scope read).
+func tenantWithKey(t *testing.T, admin *client.Client, slug, plan string) (client.Tenant, *client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	tenant, err := admin.CreateTenant(ctx, client.CreateTenant{Slug: slug, Name: slug, Plan: plan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := admin.CreateAPIKey(ctx, tenant.ID, client.CreateAPIKey{Name: "k", Scopes: []string{"read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tenant, admin.WithToken(key.Key)
+}
+
 func apiStatus(err error) int {
 	var e *client.Error
 	if errors.As(err, &e) {

@@ -68,15 +68,7 @@ func TestMeteredCallsBilledOnce(t *testing.T) {
 		"DATABASE_URL="+pg, "REDIS_URL="+testenv.RedisURL(t), "FASTSAAS_REDIS_PREFIX="+prefix)
 	ctx := context.Background()
 	admin := client.New(s.base, s.platformKey)
-	tenant, err := admin.CreateTenant(ctx, client.CreateTenant{Slug: "metered", Name: "Metered", Plan: "pro"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := admin.CreateAPIKey(ctx, tenant.ID, client.CreateAPIKey{Name: "k", Scopes: []string{"read"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyed := admin.WithToken(key.Key)
+	tenant, keyed := tenantWithKey(t, admin, "metered", "pro")
 	const workers, each = 16, 40
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)

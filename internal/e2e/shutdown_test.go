@@ -18,15 +18,7 @@ func TestGracefulShutdownFlushesUsage(t *testing.T) {
 	s := startIn(t, dir, "DATABASE_URL=", "REDIS_URL=", "FASTSAAS_IP_RATE_LIMIT=-1")
 	ctx := context.Background()
 	admin := client.New(s.base, s.platformKey)
-	tenant, err := admin.CreateTenant(ctx, client.CreateTenant{Slug: "flush", Name: "Flush", Plan: "pro"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := admin.CreateAPIKey(ctx, tenant.ID, client.CreateAPIKey{Name: "k", Scopes: []string{"read"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyed := admin.WithToken(key.Key)
+	tenant, keyed := tenantWithKey(t, admin, "flush", "pro")
 	const calls = 200
 	for i := 0; i < calls; i++ {
 		if _, err := keyed.GetTenant(ctx, tenant.ID); err != nil {
