@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/fast-saas/fast-saas/internal/lago"
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/internal/store/sqlite"
+	"github.com/fast-saas/fast-saas/internal/store/sqlite/sqlitetest"
 	"github.com/fast-saas/fast-saas/internal/usage"
 	"github.com/fast-saas/fast-saas/middleware/apikey"
 	"github.com/fast-saas/fast-saas/middleware/authn"
@@ -72,11 +72,7 @@ func mustKey(t testing.TB, kind apikey.Kind) apikey.Key {
 func newWorld(t testing.TB, missingScope string) *world {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "t.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t, sqlite.Options{})
 	w := &world{st: st, users: map[string]string{}, tokens: map[string]string{}}
 	for _, name := range []string{"owner", "admin", "member", "viewer", "other", "target", "fresh"} {
 		u, err := st.CreateUser(ctx, store.User{ExternalID: "sub-" + name, Email: name + "@example.com"})

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/fast-saas/fast-saas/internal/core"
 	"github.com/fast-saas/fast-saas/internal/metrics"
 	"github.com/fast-saas/fast-saas/internal/store/sqlite"
+	"github.com/fast-saas/fast-saas/internal/store/sqlite/sqlitetest"
 	"github.com/fast-saas/fast-saas/middleware/ratelimit"
 )
 
@@ -26,11 +26,7 @@ import (
 // fast one.
 func healthHandler(tb testing.TB, humaHealth bool, checks []core.Check, timeout time.Duration) *Handler {
 	tb.Helper()
-	st, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(tb.TempDir(), "t.db")})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(tb, sqlite.Options{})
 	svc := &core.Service{Store: st, Plans: testPlans{}, Ready: checks, CheckTimeout: timeout}
 	lim := ratelimit.NewMemory(ratelimit.MemoryOptions{})
 	h, err := New(Options{Service: svc, Auth: &Authenticator{Service: svc}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

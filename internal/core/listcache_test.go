@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/internal/store/sqlite"
+	"github.com/fast-saas/fast-saas/internal/store/sqlite/sqlitetest"
 )
 
 type onePlan struct{}
@@ -84,11 +84,7 @@ func call(t *testing.T, s *Service, id string, c Caller, in any) any {
 func TestTenantListCache(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "t.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t, sqlite.Options{})
 	u, err := st.CreateUser(ctx, store.User{ExternalID: "sub-u", Email: "u@example.com"})
 	if err != nil {
 		t.Fatal(err)

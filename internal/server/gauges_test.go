@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,17 +11,14 @@ import (
 	"github.com/fast-saas/fast-saas/internal/metrics"
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/internal/store/sqlite"
+	"github.com/fast-saas/fast-saas/internal/store/sqlite/sqlitetest"
 	"github.com/fast-saas/fast-saas/middleware/entitlements"
 )
 
 func TestTenantGauges(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "g.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.Open(t, sqlite.Options{})
 	svc := &core.Service{Store: st, Plans: planTable{entitlements.Default()}}
 	// free quota is 1,000 API calls a month.
 	usage := map[string]int{"free-a": 900, "free-b": 1000, "free-c": 0, "ent": 50000, "pro-a": 10}

@@ -3,7 +3,6 @@ package usage_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/fast-saas/fast-saas/internal/store"
 	"github.com/fast-saas/fast-saas/internal/store/postgres"
 	"github.com/fast-saas/fast-saas/internal/store/sqlite"
+	"github.com/fast-saas/fast-saas/internal/store/sqlite/sqlitetest"
 	"github.com/fast-saas/fast-saas/internal/testenv"
 	"github.com/fast-saas/fast-saas/internal/usage"
 	"github.com/fast-saas/fast-saas/middleware/metering"
@@ -41,11 +41,7 @@ type opener func(t testing.TB, now func() time.Time) store.Store
 func backends() map[string]opener {
 	return map[string]opener{
 		"sqlite": func(t testing.TB, now func() time.Time) store.Store {
-			s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "usage.db"), Now: now})
-			if err != nil {
-				t.Fatalf("open sqlite: %v", err)
-			}
-			t.Cleanup(func() { s.Close() })
+			s := sqlitetest.Open(t, sqlite.Options{Now: now})
 			return s
 		},
 		// Postgres needs FASTSAAS_TEST_POSTGRES_URL (skipped without it,

@@ -14,12 +14,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -171,19 +173,19 @@ func Open(ctx context.Context, opts Options) (store.Store, error) {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
 	b := &backend{w: w, r: r, reads: newStmtCache(r)}
-	for i, n := range insertSizes {
-		if b.inserts[i], err = w.PrepareContext(ctx, insertEventsSQL(n)); err != nil {
-			b.Close()
-			return nil, fmt.Errorf("open sqlite %s: prepare event insert: %w", opts.Path, err)
-		}
-	}
 	return sqlcore.New(b, opts.Plans, opts.Now), nil
 }
 
 type backend struct {
-	w, r    *sql.DB
-	inserts [len(insertSizes)]*sql.Stmt // insertEventsSQL(insertSizes[i]) on w
-	reads   *stmtCache                  // prepared read statements on r
+	w, r  *sql.DB
+	reads *stmtCache // prepared read statements on r
+
+	// inserts[i] is insertEventsSQL(insertSizes[i]) prepared on w, nil
+	// until PrepareInserts first needs it. InsertEvents loads it without
+	// taking prepareMu: it runs inside a write transaction, which holds
+	// the writer connection a preparer may be waiting for.
+	inserts   [len(insertSizes)]atomic.Pointer[sql.Stmt]
+	prepareMu sync.Mutex // one preparer at a time
 }
 
 func (b *backend) Begin(ctx context.Context, write bool) (sqlcore.TxConn, error) {
@@ -249,13 +251,53 @@ func (b *backend) Classify(err error) (string, error) {
 // one run of one statement.
 const chunk = 500
 
-// insertSizes are the row counts of the insert statements prepared at Open,
+// insertSizes are the row counts of the prepared insert statements,
 // largest first: a batch is written as full chunks, then the rest with at
 // most three runs of each smaller size (399 = 256 + 2×64 + 3×4 + 3×1).
 // Preparing a statement for the exact size instead costs more than the
 // runs it saves: parsing and compiling a 400-row insert was 18% of writing
 // a 400-event batch (CPU profile of serve, metered requests).
+//
+// Each is prepared when a batch first needs it, not at Open: preparing all
+// six is most of what Open costs once the database exists (≈ 5 ms; 100 ms
+// under the race detector), and a deployment that stores only merged API
+// calls uses the small ones alone.
 var insertSizes = [...]int{chunk, 256, 64, 16, 4, 1}
+
+// parts yields, in order, the index into insertSizes of each statement run
+// that writes n events.
+func parts(n int) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		size := 0
+		for left := n; left > 0; left -= insertSizes[size] {
+			for insertSizes[size] > left {
+				size++
+			}
+			if !yield(size) {
+				return
+			}
+		}
+	}
+}
+
+// PrepareInserts prepares the insert statements that writing n events
+// uses and that are not prepared yet (sqlcore.InsertPreparer). It must not
+// be called inside a write transaction: it waits for the writer connection.
+func (b *backend) PrepareInserts(ctx context.Context, n int) error {
+	b.prepareMu.Lock()
+	defer b.prepareMu.Unlock()
+	for i := range parts(n) {
+		if b.inserts[i].Load() != nil {
+			continue
+		}
+		st, err := b.w.PrepareContext(ctx, insertEventsSQL(insertSizes[i]))
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare event insert: %w", err)
+		}
+		b.inserts[i].Store(st)
+	}
+	return nil
+}
 
 // argsPool holds argument slices of InsertEvents (chunk × 10 values).
 var argsPool = sync.Pool{New: func() any { s := make([]any, 0, chunk*10); return &s }}
@@ -283,16 +325,23 @@ func (b *backend) InsertEvents(ctx context.Context, c sqlcore.Conn, events []sto
 		*argp = args[:0]
 		argsPool.Put(argp)
 	}()
-	size := 0 // index into insertSizes of the statement for the next part
-	for start := 0; start < len(events); {
-		for insertSizes[size] > len(events)-start {
-			size++
-		}
+	start := 0
+	for size := range parts(len(events)) {
 		part := events[start : start+insertSizes[size]]
 		start += len(part)
-		// The statements were prepared on the (only) writer connection
-		// at Open; Tx.StmtContext finds them there.
-		st := tx.Tx.StmtContext(ctx, b.inserts[size])
+		var st *sql.Stmt
+		if prepared := b.inserts[size].Load(); prepared != nil {
+			// Prepared on the (only) writer connection, which this
+			// transaction holds: Tx.StmtContext finds it there.
+			st = tx.Tx.StmtContext(ctx, prepared)
+		} else {
+			// Not prepared ahead, because the batch is written inside
+			// a caller's store.Tx: a statement for this transaction.
+			var err error
+			if st, err = tx.Tx.PrepareContext(ctx, insertEventsSQL(insertSizes[size])); err != nil {
+				return 0, err
+			}
+		}
 		args = args[:0]
 		for _, e := range part {
 			args = append(args, e.ID, e.TenantID, e.Metric, e.Quantity, string(e.Properties), e.TransactionID,
@@ -320,8 +369,8 @@ func (b *backend) Ping(ctx context.Context) error {
 
 func (b *backend) Close() error {
 	var errs []error
-	for _, st := range b.inserts {
-		if st != nil {
+	for i := range b.inserts {
+		if st := b.inserts[i].Load(); st != nil {
 			errs = append(errs, st.Close())
 		}
 	}

@@ -78,3 +78,13 @@ type Backend interface {
 	Ping(ctx context.Context) error
 	Close() error
 }
+
+// InsertPreparer is implemented by a Backend that prepares its event
+// inserts on first use. InsertUsageBatch calls PrepareInserts with the
+// number of events before it begins the write transaction, because SQLite's
+// only writer connection is taken once the transaction is open. Inside a
+// caller's Tx it is not called; InsertEvents then prepares what it lacks
+// on the transaction.
+type InsertPreparer interface {
+	PrepareInserts(ctx context.Context, n int) error
+}

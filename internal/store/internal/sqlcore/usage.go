@@ -80,6 +80,11 @@ func (d *DB) InsertUsageBatch(ctx context.Context, events []store.UsageEvent) (i
 	if err != nil {
 		return 0, 0, d.fail(op, err)
 	}
+	if p, ok := d.be.(InsertPreparer); ok && d.tx == nil {
+		if err := p.PrepareInserts(ctx, len(batch)); err != nil {
+			return 0, 0, d.fail(op, err)
+		}
+	}
 	// Platform scope: a batch from the usage pipeline mixes tenants; each
 	// row carries its tenant id and the foreign key rejects unknown ones.
 	err = d.run(ctx, PlatformScope, true, func(c Conn) error {
