@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,11 +43,11 @@ type RedisOptions struct {
 	Stream string
 	// Timeout bounds one Record/RecordBatch so a dead Redis fails fast; 0 = 500ms.
 	Timeout time.Duration
-	// Writers is how many group commits Record keeps in flight; 0 = 2:
-	// one appends while the other gathers. More writers make smaller
-	// groups, and so more stream entries and fewer merged events (measured
-	// with metered API calls: 4 writers cost Redis and serve more CPU per
-	// request than 1 or 2).
+	// Writers is how many group commits Record keeps in flight; 0 = 1.
+	// More writers make smaller groups, and so more stream entries, more
+	// round trips and fewer merged events: with metered API calls under
+	// load, 4 writers cost serve and Redis more CPU per request than 2,
+	// and 2 more than 1 (see docs/performance.md).
 	Writers int
 	Metrics *Metrics
 	Now     func() time.Time
@@ -114,7 +115,7 @@ func NewRedisRecorder(opts RedisOptions) (*RedisRecorder, error) {
 	}
 	n := opts.Writers
 	if n <= 0 {
-		n = 2
+		n = 1
 	}
 	for range n {
 		r.writers.Add(1)
@@ -146,6 +147,10 @@ func (r *RedisRecorder) writer() {
 		case q := <-r.reqs:
 			group = append(group, q)
 		}
+		// Let requests that are about to record (runnable on this P) join
+		// this group instead of the next one; with nothing runnable this
+		// returns at once.
+		runtime.Gosched()
 	gather:
 		for len(group) < maxGroup {
 			select {
