@@ -16,12 +16,14 @@ import (
 // TestRedisLeasesHoldTheLimit: three replicas with leases on (DefaultLease),
 // real clocks, one busy key. Over the whole run they admit no more than the
 // plain limiter's bound burst + elapsed/T (+1 at the boundary) and at least
-// 90% of it, while asking Redis far fewer times than they admit (so the
-// leases were really used).
+// 95% of it, as the plain limiter must, while asking Redis far fewer times
+// than they admit.
 func TestRedisLeasesHoldTheLimit(t *testing.T) {
 	t.Parallel()
 	client := privateRedis(t)
-	limit := ratelimit.Limit{Rate: 6000, Period: time.Minute, Burst: 200} // T = 10 ms: 2 tokens of reserve
+	// T = 10 ms: 2 tokens of reserve. The burst is large enough for leases
+	// of up to 23 tokens (1/256 of the bucket) while it empties.
+	limit := ratelimit.Limit{Rate: 6000, Period: time.Minute, Burst: 6000}
 	var limiters []*ratelimit.Redis
 	for range 3 {
 		c := redis.NewClient(&redis.Options{Addr: client.Options().Addr, ContextTimeoutEnabled: true})
@@ -62,10 +64,10 @@ func TestRedisLeasesHoldTheLimit(t *testing.T) {
 	if got > bound {
 		t.Errorf("admitted %.0f in %v, bound %.0f: over-admission", got, elapsed, bound)
 	}
-	// A lease the machine's scheduler stalls past its end is lost (at most
-	// 1/32 of what the bucket held); the plain limiter measures 99% here.
-	if got < 0.90*(bound-1) {
-		t.Errorf("admitted %.0f in %v, want ≥ 90%% of %.0f", got, elapsed, bound-1)
+	// A lease the machine's scheduler stalls past its end is lost, but it
+	// holds at most 1/256 of what the bucket had left.
+	if got < 0.95*(bound-1) {
+		t.Errorf("admitted %.0f in %v, want ≥ 95%% of %.0f", got, elapsed, bound-1)
 	}
 	if denied.Load() == 0 {
 		t.Fatal("no request was denied: the key never reached its limit")
