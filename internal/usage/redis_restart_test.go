@@ -138,8 +138,13 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	}
 	accepted = append(accepted, ids[505:]...)
 
+	// A consumer deletes its entries just after storing them: wait for
+	// both before stopping the consumers.
 	deadline := time.Now().Add(30 * time.Second)
-	for st.count() < len(accepted) && time.Now().Before(deadline) {
+	for time.Now().Before(deadline) {
+		if n, err := client.XLen(context.Background(), "restart:"+DefaultStream).Result(); st.count() >= len(accepted) && err == nil && n == 0 {
+			break
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()

@@ -256,8 +256,13 @@ func TestRedisConsumersShareWork(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A consumer acknowledges and deletes its entries just after storing
+	// them: wait for both before stopping the consumers.
 	deadline := time.Now().Add(30 * time.Second)
-	for st.count() < len(evs) && time.Now().Before(deadline) {
+	for time.Now().Before(deadline) {
+		if n, err := Backlog(context.Background(), client, prefix, ""); st.count() >= len(evs) && err == nil && n == 0 {
+			break
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
