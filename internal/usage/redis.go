@@ -59,11 +59,12 @@ type RedisOptions struct {
 // away only when a Consumer has stored and acknowledged them.
 //
 // Record commits in groups: concurrent calls (one per API request) are
-// gathered by a few writer goroutines and appended as one stream entry
-// holding all of them (field "b", one event per line; a group of one is a
-// plain "e" entry), so a busy server pays one XADD for many events while a
-// quiet one waits for nobody — a writer sends whatever is queued the
-// moment it is free. Each Record still returns only once Redis has
+// gathered by a writer goroutine (RedisOptions.Writers) and appended as one
+// stream entry holding all of them (field "b", one event per line; a group
+// of one is a plain "e" entry), so a busy server pays one XADD for many
+// events while a quiet one waits for nobody — a writer sends whatever is
+// queued once it is free and has let runnable requests add theirs. Each
+// Record still returns only once Redis has
 // appended the entry holding its event. The mergeable events of one group
 // are appended merged (see merger): the entry is read, stored and
 // acknowledged as a unit, so its merged events are stored once.
