@@ -133,6 +133,8 @@ func TestBadInput(t *testing.T) {
 		{"ingest wrong type", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":5}]}`, 422, "validation_failed"},
 		{"ingest bad metric", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"API calls"}]}`, 422, "validation_failed"},
 		{"ingest null events", "POST", ten + "/usage/events", `{"events":null}`, 422, "validation_failed"},
+		{"ingest negative quantity", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"api_calls","quantity":-1000}]}`, 422, "validation_failed"},
+		{"ingest quantity too large", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"m","quantity":1e308}]}`, 422, "validation_failed"},
 		{"bad role", "POST", ten + "/members", `{"email":"fresh@example.com","role":"god"}`, 422, "validation_failed"},
 		{"bad scope", "POST", ten + "/api-keys", `{"name":"k","scopes":["root"]}`, 422, "validation_failed"},
 		{"negative grace", "POST", ten + "/api-keys/" + w.targetKey + "/rotate", `{"grace_seconds":-5}`, 422, "validation_failed"},

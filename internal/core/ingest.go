@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -19,13 +20,19 @@ const (
 	maxTransactionID = 200
 	maxMetric        = 100
 	metricPattern    = "^[a-z0-9_.:-]+$"
+	// maxQuantity bounds one event's quantity: below 2^53, so whole
+	// quantities stay exact in a float64, and no sum of events can
+	// overflow to +Inf, which would make summaries unencodable. Negative
+	// quantities are refused: they would let a tenant take back its own
+	// metered usage (and its quota count).
+	maxQuantity = 1e15
 )
 
 // IngestEvent is one event in an ingest batch.
 type IngestEvent struct {
 	TransactionID string         `json:"transaction_id" minLength:"1" maxLength:"200" doc:"Idempotency key, unique per tenant"`
 	Metric        string         `json:"metric" minLength:"1" maxLength:"100" pattern:"^[a-z0-9_.:-]+$"`
-	Quantity      *float64       `json:"quantity,omitempty" doc:"Default 1"`
+	Quantity      *float64       `json:"quantity,omitempty" minimum:"0" maximum:"1e+15" doc:"Default 1"`
 	Properties    map[string]any `json:"properties,omitempty"`
 	Timestamp     *time.Time     `json:"timestamp,omitempty" doc:"RFC 3339; default now"`
 }
@@ -181,6 +188,11 @@ func checkIngest(events []IngestEvent) *Error {
 		}
 		if !metricChars(e.Metric) {
 			return Validation(at("metric"), "expected string to match pattern "+metricPattern)
+		}
+		if q := e.Quantity; q != nil && *q < 0 {
+			return Validation(at("quantity"), "expected number >= 0")
+		} else if q != nil && *q > maxQuantity {
+			return Validation(at("quantity"), "expected number <= "+strconv.FormatFloat(maxQuantity, 'g', -1, 64))
 		}
 	}
 	return nil

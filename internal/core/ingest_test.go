@@ -34,6 +34,8 @@ func TestIngestLimitsMatchTags(t *testing.T) {
 		{tag(ev, "Metric", "maxLength"), strconv.Itoa(maxMetric)},
 		{tag(ev, "Metric", "minLength"), "1"},
 		{tag(ev, "Metric", "pattern"), metricPattern},
+		{tag(ev, "Quantity", "minimum"), "0"},
+		{tag(ev, "Quantity", "maximum"), strconv.FormatFloat(maxQuantity, 'g', -1, 64)},
 		{tag(batch, "Events", "maxItems"), strconv.Itoa(MaxIngestBatch)},
 		{tag(batch, "Events", "minItems"), "1"},
 	} {
@@ -65,6 +67,10 @@ func TestDecodeIngest(t *testing.T) {
 		{"unknown top-level field", `{"events":[{"transaction_id":"t","metric":"m"}],"x":1}`, http.StatusUnprocessableEntity, "body", `unexpected property "x"`},
 		{"unknown event field", `{"events":[{"transaction_id":"t","metric":"m"},{"transaction_id":"t","metric":"m","admin":true}]}`, http.StatusUnprocessableEntity, "body.events[1]", `unexpected property "admin"`},
 		{"wrong type", `{"events":[{"transaction_id":"t","metric":"m"},{"transaction_id":"t","metric":5}]}`, http.StatusUnprocessableEntity, "body.events[1].metric", "expected string, got number"},
+		{"largest quantity", `{"events":[{"transaction_id":"t","metric":"m","quantity":1e15},{"transaction_id":"u","metric":"m","quantity":0}]}`, 0, "", ""},
+		{"negative quantity", `{"events":[{"transaction_id":"t","metric":"m"},{"transaction_id":"u","metric":"api_calls","quantity":-3}]}`, http.StatusUnprocessableEntity, "body.events[1].quantity", "expected number >= 0"},
+		{"quantity too large", `{"events":[{"transaction_id":"t","metric":"m","quantity":1.000001e15}]}`, http.StatusUnprocessableEntity, "body.events[0].quantity", "expected number <= 1e+15"},
+		{"quantity beyond float64", `{"events":[{"transaction_id":"t","metric":"m","quantity":1e400}]}`, http.StatusUnprocessableEntity, "body.events[0].quantity", ""},
 		{"quantity as string", `{"events":[{"transaction_id":"t","metric":"m","quantity":"1"}]}`, http.StatusUnprocessableEntity, "body.events[0].quantity", "expected number, got string"},
 		{"properties not an object", `{"events":[{"transaction_id":"t","metric":"m","properties":[1]}]}`, http.StatusUnprocessableEntity, "body.events[0].properties", "expected object, got array"},
 		{"event not an object", `{"events":[7]}`, http.StatusUnprocessableEntity, "body.events[0]", "expected object, got number"},
@@ -172,6 +178,7 @@ func FuzzDecodeIngest(f *testing.F) {
 		`{"events":[{"transaction_id":"t","metric":"m","x":1}]}`, `{"events":[]}`, `{"events":null}`, `[1]`, `{`,
 		`{"events":[{"transaction_id":"t","metric":"m","quantity":null}]}`, `{"events":[{"transaction_id":"t","metric":"a-b.c:d_9"}]} x`,
 		`{"events":[{"transaction_id":"\u00e9\u00e9","metric":"m","timestamp":"2026-13-01T00:00:00Z"}]}`,
+		`{"events":[{"transaction_id":"t","metric":"m","quantity":-1}]}`, `{"events":[{"transaction_id":"t","metric":"m","quantity":1e16}]}`,
 	} {
 		f.Add(seed)
 	}
@@ -210,6 +217,9 @@ func FuzzDecodeIngest(f *testing.F) {
 				}
 				if n := utf8.RuneCountInString(e.Metric); n < 1 || n > maxMetric || !pattern.MatchString(e.Metric) {
 					t.Fatalf("%q: event %d: metric %q", body, i, e.Metric)
+				}
+				if q := e.Quantity; q != nil && (*q < 0 || *q > maxQuantity) {
+					t.Fatalf("%q: event %d: quantity %v", body, i, *q)
 				}
 			}
 			if !strings.Contains(body, "null") {

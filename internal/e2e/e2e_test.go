@@ -197,6 +197,16 @@ func tenantWithKey(t *testing.T, admin *client.Client, slug, plan string) (clien
 	return tenant, admin.WithToken(key.Key)
 }
 
+// metricTotal is the summary's total for metric (0 when it is absent).
+func metricTotal(sum client.UsageSummary, metric string) float64 {
+	for _, m := range sum.Metrics {
+		if m.Metric == metric {
+			return m.Total
+		}
+	}
+	return 0
+}
+
 func apiStatus(err error) int {
 	var e *client.Error
 	if errors.As(err, &e) {
@@ -276,14 +286,28 @@ func story(t *testing.T, s *server, l *logto) {
 	if err != nil {
 		t.Fatalf("summary: %v", err)
 	}
-	var tokens float64
-	for _, m := range sum.Metrics {
-		if m.Metric == "tokens" {
-			tokens = m.Total
-		}
-	}
-	if tokens != 14 {
+	if tokens := metricTotal(sum, "tokens"); tokens != 14 {
 		t.Fatalf("summary tokens = %v, want 14 (%+v)", tokens, sum)
+	}
+	// The largest quantities add up in the summary (two of 1e308 once made
+	// it +Inf, which no JSON encoder writes); a negative quantity, which
+	// would take metered usage back, is refused naming the field.
+	most, negative := 1e15, -5.0
+	if _, err := keyed.IngestUsage(ctx, tenant.ID, []client.UsageEvent{
+		{TransactionID: "big-1", Metric: "bytes", Quantity: &most},
+		{TransactionID: "big-2", Metric: "bytes", Quantity: &most},
+	}); err != nil {
+		t.Fatalf("ingest the largest quantities: %v", err)
+	}
+	var e *client.Error
+	if _, err := keyed.IngestUsage(ctx, tenant.ID, []client.UsageEvent{{TransactionID: "neg", Metric: "api_calls", Quantity: &negative}}); !errors.As(err, &e) || e.Status != http.StatusUnprocessableEntity || e.Field != "body.events[0].quantity" {
+		t.Fatalf("negative quantity: %v, want 422 naming body.events[0].quantity", err)
+	}
+	if sum, err = ada.UsageSummary(ctx, tenant.ID, "7d"); err != nil {
+		t.Fatalf("summary after the largest quantities: %v", err)
+	}
+	if bytes := metricTotal(sum, "bytes"); bytes != 2e15 {
+		t.Fatalf("summary bytes = %v, want 2e15 (%+v)", bytes, sum)
 	}
 
 	const grace = 3
