@@ -162,8 +162,8 @@ func newWorld(t testing.TB, missingScope string) *world {
 type testPlans struct{}
 
 func (testPlans) Plans() []core.Plan {
-	return []core.Plan{{ID: "free", APICallsPerMonth: 1000, RateLimitPerMinute: 60, Features: map[string]bool{"core": true}},
-		{ID: "pro", APICallsPerMonth: 100000, RateLimitPerMinute: 1000}}
+	return []core.Plan{{ID: "free", APICallsPerMonth: 1000, RateLimitPerMinute: 60, Features: map[string]bool{"core": true, "sso": false}},
+		{ID: "pro", APICallsPerMonth: 100000, RateLimitPerMinute: 1000, Features: map[string]bool{"core": true, "sso": true}}}
 }
 
 func (p testPlans) Plan(id string) (core.Plan, bool) {

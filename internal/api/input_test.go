@@ -135,6 +135,8 @@ func TestBadInput(t *testing.T) {
 		{"ingest null events", "POST", ten + "/usage/events", `{"events":null}`, 422, "validation_failed"},
 		{"ingest negative quantity", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"api_calls","quantity":-1000}]}`, 422, "validation_failed"},
 		{"ingest quantity too large", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"m","quantity":1e308}]}`, 422, "validation_failed"},
+		{"override rate above the limiter's resolution", "PUT", ten + "/overrides", `{"rate_limit_per_minute":9223372036854775807}`, 422, "validation_failed"},
+		{"override of an unknown feature", "PUT", ten + "/overrides", `{"features":{"ssoo":true}}`, 422, "invalid_input"},
 		{"bad role", "POST", ten + "/members", `{"email":"fresh@example.com","role":"god"}`, 422, "validation_failed"},
 		{"bad scope", "POST", ten + "/api-keys", `{"name":"k","scopes":["root"]}`, 422, "validation_failed"},
 		{"negative grace", "POST", ten + "/api-keys/" + w.targetKey + "/rotate", `{"grace_seconds":-5}`, 422, "validation_failed"},

@@ -32,7 +32,8 @@ type Plan struct {
 }
 
 // PlanCatalog is the plan table as core needs it (implemented over
-// middleware/entitlements by the composition root).
+// middleware/entitlements by the composition root). Each plan's Features
+// lists every known feature key, true or false.
 type PlanCatalog interface {
 	Plans() []Plan
 	Plan(id string) (Plan, bool)

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/fast-saas/fast-saas/internal/store"
@@ -85,8 +88,10 @@ type changePlanInput struct {
 }
 
 // Overrides are per-tenant limits and features overriding the plan; -1 = unlimited.
+// The rate limit's maximum is entitlements.MaxRatePerMinute (one request per
+// microsecond, the limiter's resolution; TestOverridesRateMatchesTag).
 type Overrides struct {
-	RateLimitPerMinute *int64          `json:"rate_limit_per_minute,omitempty" minimum:"-1"`
+	RateLimitPerMinute *int64          `json:"rate_limit_per_minute,omitempty" minimum:"-1" maximum:"60000000"`
 	APICallsPerMonth   *int64          `json:"api_calls_per_month,omitempty" minimum:"-1"`
 	Features           map[string]bool `json:"features,omitempty"`
 }
@@ -127,6 +132,27 @@ func (s *Service) enqueueLago(ctx context.Context, q store.Queries, t store.Tena
 		}
 		if _, err := q.EnqueueOutbox(ctx, it); err != nil {
 			return fmt.Errorf("enqueue lago %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// knownFeatures refuses feature keys that no plan knows: a misspelt key
+// would be stored and grant nothing. Every plan of the catalog lists every
+// known feature, true or false (PlanCatalog).
+func (s *Service) knownFeatures(features map[string]bool) error {
+	if len(features) == 0 {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, p := range s.Plans.Plans() {
+		for f := range p.Features {
+			known[f] = true
+		}
+	}
+	for _, f := range slices.Sorted(maps.Keys(features)) {
+		if !known[f] {
+			return Invalid("features", fmt.Sprintf("unknown feature %q (known: %s)", f, strings.Join(slices.Sorted(maps.Keys(known)), ", ")))
 		}
 	}
 	return nil
@@ -380,6 +406,9 @@ func (s *Service) tenantOps() []Operation {
 			}),
 		newOp(s, Operation{ID: "setTenantOverrides", Method: http.MethodPut, Path: "/api/v1/tenants/{id}/overrides", Summary: "Replace per-tenant plan overrides (-1 = unlimited)", Group: g, Access: platformOnly},
 			func(ctx context.Context, c *Call, in *putOverridesInput) (*Body[Overrides], error) {
+				if err := s.knownFeatures(in.Body.Features); err != nil {
+					return nil, err
+				}
 				var out store.PlanOverrides
 				err := s.Store.Tx(ctx, func(tx store.Tx) error {
 					var err error

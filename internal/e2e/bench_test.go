@@ -13,6 +13,7 @@ import (
 
 	"github.com/fast-saas/fast-saas/client"
 	"github.com/fast-saas/fast-saas/internal/testenv"
+	"github.com/fast-saas/fast-saas/middleware/entitlements"
 )
 
 // TestLoad is the load benchmark of the brief (wrk, 32 connections,
@@ -58,7 +59,7 @@ func TestLoad(t *testing.T) {
 	// Limits far above what a run reaches, but finite: every tenant-key
 	// request pays the rate-limit decision and the quota check (unlimited
 	// would skip both), and none is refused.
-	overrides := map[string]any{"rate_limit_per_minute": 1_000_000_000, "api_calls_per_month": 1_000_000_000_000}
+	overrides := map[string]any{"rate_limit_per_minute": entitlements.MaxRatePerMinute, "api_calls_per_month": 1_000_000_000_000}
 	if err := admin.Do(ctx, http.MethodPut, "/api/v1/tenants/"+tenant.ID+"/overrides", nil, overrides, nil); err != nil {
 		t.Fatal(err)
 	}

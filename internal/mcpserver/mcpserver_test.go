@@ -21,7 +21,7 @@ import (
 type testPlans struct{}
 
 func (testPlans) Plans() []core.Plan {
-	return []core.Plan{{ID: "free", Name: "Free", APICallsPerMonth: 1000, RateLimitPerMinute: 60, Features: map[string]bool{"core": true}},
+	return []core.Plan{{ID: "free", Name: "Free", APICallsPerMonth: 1000, RateLimitPerMinute: 60, Features: map[string]bool{"core": true, "sso": false}},
 		{ID: "pro", Name: "Pro", APICallsPerMonth: 100000, RateLimitPerMinute: 1000, Features: map[string]bool{"core": true, "sso": true}}}
 }
 

@@ -20,6 +20,11 @@ import (
 // Unlimited as a limit value means "no limit".
 const Unlimited int64 = -1
 
+// MaxRatePerMinute is the highest finite rate limit a plan or an override
+// may set: one request per microsecond. The rate limiter spaces requests in
+// whole microseconds, so it cannot enforce a higher rate; use Unlimited.
+const MaxRatePerMinute int64 = 60_000_000
+
 // Feature keys of the default table.
 const (
 	FeatureCore              = "core"
@@ -149,6 +154,9 @@ func New(plans []Plan, features []string) (*Plans, error) {
 				return nil, fmt.Errorf("%w: plan %q: %s = %d (use -1 for unlimited)", ErrInvalid, p.ID, name, v)
 			}
 		}
+		if r := p.Limits.RateLimitPerMinute; r > MaxRatePerMinute {
+			return nil, fmt.Errorf("%w: plan %q: rate_limit_per_minute = %d is above %d (use -1 for unlimited)", ErrInvalid, p.ID, r, MaxRatePerMinute)
+		}
 		set := map[string]bool{}
 		for _, f := range p.Features {
 			if !t.known[f] {
@@ -258,12 +266,15 @@ func (t *Plans) HasFeature(plan, feature string, o Overrides) (bool, error) {
 }
 
 // Validate checks overrides against the table: known features only,
-// limits ≥ -1. The API uses it before storing a tenant's overrides.
+// limits ≥ -1, a rate limit ≤ MaxRatePerMinute.
 func (t *Plans) Validate(o Overrides) error {
 	for name, v := range map[string]*int64{"rate_limit_per_minute": o.RateLimitPerMinute, "api_calls_per_month": o.APICallsPerMonth} {
 		if v != nil && *v < Unlimited {
 			return fmt.Errorf("override %s = %d: use -1 for unlimited or a value ≥ 0", name, *v)
 		}
+	}
+	if r := o.RateLimitPerMinute; r != nil && *r > MaxRatePerMinute {
+		return fmt.Errorf("override rate_limit_per_minute = %d: at most %d, or -1 for unlimited", *r, MaxRatePerMinute)
 	}
 	for _, f := range slices.Sorted(maps.Keys(o.Features)) {
 		if !t.known[f] {

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/fast-saas/fast-saas/bench/internal/harness"
+	"github.com/fast-saas/fast-saas/middleware/entitlements"
 )
 
 func main() {
@@ -438,7 +439,7 @@ func measureBackend(ctx context.Context, cfg config, bin, tmp, backend string, o
 	// the quota check included (-1, unlimited, would skip both) — and is
 	// never refused.
 	tenants, err := harness.Seed(ctx, admin, harness.SeedOptions{Count: cfg.tenants, Prefix: "bench", Plan: "pro",
-		Scopes: []string{"read", "usage:write"}, RatePerMinute: 1_000_000_000, CallsPerMonth: 1_000_000_000_000})
+		Scopes: []string{"read", "usage:write"}, RatePerMinute: entitlements.MaxRatePerMinute, CallsPerMonth: 1_000_000_000_000})
 	if err != nil {
 		return nil, nil, err
 	}
