@@ -171,10 +171,13 @@ func TestIngestProblemNamesField(t *testing.T) {
 	w := newWorld(t, "")
 	path := "/api/v1/tenants/" + w.tenantA + "/usage/events"
 	for body, field := range map[string]string{
-		`{"events":[{"transaction_id":"t","metric":"m"},{"transaction_id":"t","metric":5}]}`:               "body.events[1].metric",
-		`{"events":[{"transaction_id":"t","metric":"m","quantity":1},{"transaction_id":"","metric":"m"}]}`: "body.events[1].transaction_id",
-		`{"events":[{"transaction_id":"t","metric":"m","timestamp":"soon"}]}`:                              "body.events[0].timestamp",
-		`{"events":[{"transaction_id":"t","metric":"m"}],"extra":1}`:                                       "body",
+		`{"events":[{"transaction_id":"t","metric":"m"},{"transaction_id":"t","metric":5}]}`:                                      "body.events[1].metric",
+		`{"events":[{"transaction_id":"t","metric":"m","quantity":1},{"transaction_id":"","metric":"m"}]}`:                        "body.events[1].transaction_id",
+		`{"events":[{"transaction_id":"t","metric":"m","timestamp":"soon"}]}`:                                                     "body.events[0].timestamp",
+		`{"events":[{"transaction_id":"t","metric":"m"},{"transaction_id":"u","metric":"m","timestamp":"0001-01-01T00:00:00Z"}]}`: "body.events[1].timestamp",
+		`{"events":[{"transaction_id":"t","metric":"m","timestamp":"1969-12-31T23:59:59Z"}]}`:                                     "body.events[0].timestamp",
+		`{"events":[{"transaction_id":"t","metric":"m","timestamp":"2999-01-01T00:00:00Z"}]}`:                                     "body.events[0].timestamp",
+		`{"events":[{"transaction_id":"t","metric":"m"}],"extra":1}`:                                                              "body",
 	} {
 		code, got := do(t, w.h, "POST", path, w.tokens["platform"], body)
 		if code != http.StatusUnprocessableEntity || got["field"] != field || got["detail"] == "" {

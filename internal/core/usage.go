@@ -252,8 +252,11 @@ func (s *Service) usageOps() []Operation {
 					at := now
 					if e.Timestamp != nil {
 						at = e.Timestamp.UTC()
-						if at.After(now.Add(5 * time.Minute)) {
-							return nil, Invalid(fmt.Sprintf("events[%d].timestamp", i), "timestamp is in the future")
+						switch {
+						case at.After(now.Add(5 * time.Minute)):
+							return nil, Invalid(fmt.Sprintf("body.events[%d].timestamp", i), "timestamp is in the future")
+						case at.Before(earliestUsage):
+							return nil, Invalid(fmt.Sprintf("body.events[%d].timestamp", i), "timestamp is before "+earliestUsage.Format(time.RFC3339))
 						}
 					}
 					var props json.RawMessage
@@ -278,6 +281,11 @@ func (s *Service) usageOps() []Operation {
 			}),
 	}
 }
+
+// earliestUsage is the oldest timestamp an ingested event may carry: the
+// Unix epoch. The year-1 zero time, in particular, means "no timestamp" to
+// the store.
+var earliestUsage = time.Unix(0, 0).UTC()
 
 // Limits returns a tenant's rate limit per minute and monthly API call
 // quota, plan values with the tenant's overrides applied (-1 = unlimited).
