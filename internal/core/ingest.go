@@ -189,9 +189,11 @@ func checkIngest(events []IngestEvent) *Error {
 		if !metricChars(e.Metric) {
 			return Validation(at("metric"), "expected string to match pattern "+metricPattern)
 		}
-		if q := e.Quantity; q != nil && *q < 0 {
+		switch q := e.Quantity; {
+		case q == nil: // default 1
+		case *q < 0:
 			return Validation(at("quantity"), "expected number >= 0")
-		} else if q != nil && *q > maxQuantity {
+		case *q > maxQuantity:
 			return Validation(at("quantity"), "expected number <= "+strconv.FormatFloat(maxQuantity, 'g', -1, 64))
 		}
 	}

@@ -64,10 +64,10 @@ type RedisOptions struct {
 // of one is a plain "e" entry), so a busy server pays one XADD for many
 // events while a quiet one waits for nobody — a writer sends whatever is
 // queued once it is free and has let runnable requests add theirs. Each
-// Record still returns only once Redis has
-// appended the entry holding its event. The mergeable events of one group
-// are appended merged (see merger): the entry is read, stored and
-// acknowledged as a unit, so its merged events are stored once.
+// Record still returns only once Redis has appended the entry holding its
+// event. The mergeable events of one group are appended merged (see
+// merger): the entry is read, stored and acknowledged as a unit, so its
+// merged events are stored once.
 type RedisRecorder struct {
 	client  redis.UniversalClient
 	key     string
