@@ -100,8 +100,8 @@ func newProblem(ctx context.Context, status int, msg string, errs ...error) *Pro
 	if p.Code == "" {
 		p.Code = codeForStatus(p.Status)
 		p.Errors = details
-		if len(details) > 0 && details[0].Location != "" {
-			p.Field = details[0].Location
+		if len(details) > 0 {
+			p.Field = core.DetailField(details[0])
 		}
 		// Decoding errors of huma (malformed JSON) arrive as 400 with detail
 		// text only; keep their message, it names no secret.

@@ -105,46 +105,54 @@ func TestBadInput(t *testing.T) {
 		name, method, path, body string
 		want                     int
 		wantCode                 string
+		// wantField is the input at fault, named as huma's validation
+		// names it (location, then path), whichever check refused it.
+		wantField string
 	}{
-		{"malformed json", "POST", "/api/v1/tenants", `{"slug":`, 400, "malformed_request"},
-		{"not an object", "POST", "/api/v1/tenants", `[1,2]`, 422, "validation_failed"},
-		{"wrong type", "POST", "/api/v1/tenants", `{"slug":5,"name":"x"}`, 422, "validation_failed"},
-		{"unknown field", "POST", "/api/v1/tenants", `{"slug":"ok","name":"x","admin":true}`, 422, "validation_failed"},
-		{"missing field", "POST", "/api/v1/tenants", `{"slug":"ok"}`, 422, "validation_failed"},
-		{"bad slug", "POST", "/api/v1/tenants", `{"slug":"Bad Slug","name":"x"}`, 422, "validation_failed"},
-		{"unknown plan", "POST", "/api/v1/tenants", `{"slug":"ok","name":"x","plan":"platinum"}`, 422, "invalid_input"},
-		{"duplicate slug", "POST", "/api/v1/tenants", `{"slug":"tenant-a","name":"x"}`, 409, "conflict"},
-		{"oversize body", "POST", "/api/v1/tenants", big, 413, "body_too_large"},
-		{"bad uuid", "GET", "/api/v1/tenants/not-a-uuid", "", 422, "validation_failed"},
-		{"unknown tenant", "GET", "/api/v1/tenants/0190a0a0-0000-7000-8000-000000000000", "", 404, "not_found"},
-		{"bad cursor", "GET", "/api/v1/tenants?cursor=%21%21garbage", "", 400, "bad_cursor"},
-		{"limit too big", "GET", "/api/v1/tenants?limit=1000", "", 422, "validation_failed"},
-		{"limit not a number", "GET", "/api/v1/tenants?limit=ten", "", 422, "validation_failed"},
-		{"bad period", "GET", ten + "/usage?period=1y", "", 422, "validation_failed"},
-		{"bad from", "GET", ten + "/usage?from=yesterday", "", 422, "validation_failed"},
-		{"period and range", "GET", ten + "/usage?period=7d&from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z", "", 422, "invalid_input"},
-		{"from after to", "GET", ten + "/usage?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "", 422, "invalid_input"},
-		{"empty ingest", "POST", ten + "/usage/events", `{"events":[]}`, 422, "validation_failed"},
-		{"ingest without transaction id", "POST", ten + "/usage/events", `{"events":[{"metric":"api_calls"}]}`, 422, "validation_failed"},
-		{"ingest batch too big", "POST", ten + "/usage/events", `{"events":[` + strings.TrimSuffix(strings.Repeat(`{"transaction_id":"t","metric":"m"},`, 1001), ",") + `]}`, 422, "validation_failed"},
-		{"ingest not json", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t"`, 400, "malformed_request"},
-		{"ingest trailing data", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"m"}]}]`, 400, "malformed_request"},
-		{"ingest unknown field", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"m","admin":true}]}`, 422, "validation_failed"},
-		{"ingest wrong type", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":5}]}`, 422, "validation_failed"},
-		{"ingest bad metric", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"API calls"}]}`, 422, "validation_failed"},
-		{"ingest null events", "POST", ten + "/usage/events", `{"events":null}`, 422, "validation_failed"},
-		{"ingest negative quantity", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"api_calls","quantity":-1000}]}`, 422, "validation_failed"},
-		{"ingest quantity too large", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"m","quantity":1e308}]}`, 422, "validation_failed"},
-		{"override rate above the limiter's resolution", "PUT", ten + "/overrides", `{"rate_limit_per_minute":9223372036854775807}`, 422, "validation_failed"},
-		{"override of an unknown feature", "PUT", ten + "/overrides", `{"features":{"ssoo":true}}`, 422, "invalid_input"},
-		{"bad role", "POST", ten + "/members", `{"email":"fresh@example.com","role":"god"}`, 422, "validation_failed"},
-		{"bad scope", "POST", ten + "/api-keys", `{"name":"k","scopes":["root"]}`, 422, "validation_failed"},
-		{"negative grace", "POST", ten + "/api-keys/" + w.targetKey + "/rotate", `{"grace_seconds":-5}`, 422, "validation_failed"},
-		{"unknown route", "GET", "/api/v1/nothing", "", 404, "not_found"},
-		{"wrong method", "PUT", "/api/v1/tenants", `{}`, 405, "method_not_allowed"},
-		{"unknown user", "POST", ten + "/members", `{"email":"nobody@example.com"}`, 404, "not_found"},
-		{"bad bearer", "GET", "/api/v1/tenants", "", 401, "invalid_token"},
-		{"webhook without signature", "POST", "/api/v1/webhooks/lago", `{"webhook_type":"invoice.created"}`, 401, "missing_signature"},
+		{"malformed json", "POST", "/api/v1/tenants", `{"slug":`, 400, "malformed_request", "body"},
+		{"not an object", "POST", "/api/v1/tenants", `[1,2]`, 422, "validation_failed", "body"},
+		{"wrong type", "POST", "/api/v1/tenants", `{"slug":5,"name":"x"}`, 422, "validation_failed", "body.slug"},
+		{"unknown field", "POST", "/api/v1/tenants", `{"slug":"ok","name":"x","admin":true}`, 422, "validation_failed", "body.admin"},
+		{"missing field", "POST", "/api/v1/tenants", `{"slug":"ok"}`, 422, "validation_failed", "body.name"},
+		{"bad slug", "POST", "/api/v1/tenants", `{"slug":"Bad Slug","name":"x"}`, 422, "validation_failed", "body.slug"},
+		{"unknown plan", "POST", "/api/v1/tenants", `{"slug":"ok","name":"x","plan":"platinum"}`, 422, "invalid_input", "body.plan"},
+		{"duplicate slug", "POST", "/api/v1/tenants", `{"slug":"tenant-a","name":"x"}`, 409, "conflict", ""},
+		{"oversize body", "POST", "/api/v1/tenants", big, 413, "body_too_large", ""},
+		{"bad uuid", "GET", "/api/v1/tenants/not-a-uuid", "", 422, "validation_failed", "path.id"},
+		{"unknown tenant", "GET", "/api/v1/tenants/0190a0a0-0000-7000-8000-000000000000", "", 404, "not_found", ""},
+		{"bad cursor", "GET", "/api/v1/tenants?cursor=%21%21garbage", "", 400, "bad_cursor", "query.cursor"},
+		{"limit too big", "GET", "/api/v1/tenants?limit=1000", "", 422, "validation_failed", "query.limit"},
+		{"limit not a number", "GET", "/api/v1/tenants?limit=ten", "", 422, "validation_failed", "query.limit"},
+		{"bad period", "GET", ten + "/usage?period=1y", "", 422, "validation_failed", "query.period"},
+		{"bad from", "GET", ten + "/usage?from=yesterday", "", 422, "validation_failed", "query.from"},
+		{"period and range", "GET", ten + "/usage?period=7d&from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z", "", 422, "invalid_input", "query.period"},
+		{"from after to", "GET", ten + "/usage?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "", 422, "invalid_input", "query.from"},
+		{"empty ingest", "POST", ten + "/usage/events", `{"events":[]}`, 422, "validation_failed", "body.events"},
+		{"ingest without transaction id", "POST", ten + "/usage/events", `{"events":[{"metric":"api_calls"}]}`, 422, "validation_failed", "body.events[0].transaction_id"},
+		{"ingest batch too big", "POST", ten + "/usage/events", `{"events":[` + strings.TrimSuffix(strings.Repeat(`{"transaction_id":"t","metric":"m"},`, 1001), ",") + `]}`, 422, "validation_failed", "body.events"},
+		{"ingest not json", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t"`, 400, "malformed_request", "body"},
+		{"ingest trailing data", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"m"}]}]`, 400, "malformed_request", "body"},
+		{"ingest unknown field", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"m","admin":true}]}`, 422, "validation_failed", "body.events[0].admin"},
+		{"ingest wrong type", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":5}]}`, 422, "validation_failed", "body.events[0].metric"},
+		{"ingest bad metric", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"API calls"}]}`, 422, "validation_failed", "body.events[0].metric"},
+		{"ingest null events", "POST", ten + "/usage/events", `{"events":null}`, 422, "validation_failed", "body.events"},
+		{"ingest negative quantity", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"api_calls","quantity":-1000}]}`, 422, "validation_failed", "body.events[0].quantity"},
+		{"ingest quantity too large", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"m","quantity":1e308}]}`, 422, "validation_failed", "body.events[0].quantity"},
+		{"override rate above the limiter's resolution", "PUT", ten + "/overrides", `{"rate_limit_per_minute":9223372036854775807}`, 422, "validation_failed", "body.rate_limit_per_minute"},
+		{"override of an unknown feature", "PUT", ten + "/overrides", `{"features":{"ssoo":true}}`, 422, "invalid_input", "body.features"},
+		{"bad role", "POST", ten + "/members", `{"email":"fresh@example.com","role":"god"}`, 422, "validation_failed", "body.role"},
+		{"bad scope", "POST", ten + "/api-keys", `{"name":"k","scopes":["root"]}`, 422, "validation_failed", "body.scopes[0]"},
+		{"negative grace", "POST", ten + "/api-keys/" + w.targetKey + "/rotate", `{"grace_seconds":-5}`, 422, "validation_failed", "body.grace_seconds"},
+		{"key expiring in the past", "POST", ten + "/api-keys", `{"name":"k","scopes":["read"],"expires_at":"2001-01-01T00:00:00Z"}`, 422, "invalid_input", "body.expires_at"},
+		{"member by id and email", "POST", ten + "/members", `{"user_id":"0190a0a0-0000-7000-8000-000000000000","email":"a@example.com"}`, 422, "invalid_input", "body.user_id"},
+		{"unknown owner", "POST", "/api/v1/tenants", `{"slug":"owned","name":"x","owner_user_id":"0190a0a0-0000-7000-8000-000000000000"}`, 422, "invalid_input", "body.owner_user_id"},
+		{"change to an unknown plan", "POST", ten + "/change-plan", `{"plan":"platinum"}`, 422, "invalid_input", "body.plan"},
+		{"events from after to", "GET", ten + "/usage/events?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "", 422, "invalid_input", "query.from"},
+		{"unknown route", "GET", "/api/v1/nothing", "", 404, "not_found", ""},
+		{"wrong method", "PUT", "/api/v1/tenants", `{}`, 405, "method_not_allowed", ""},
+		{"unknown user", "POST", ten + "/members", `{"email":"nobody@example.com"}`, 404, "not_found", ""},
+		{"bad bearer", "GET", "/api/v1/tenants", "", 401, "invalid_token", ""},
+		{"webhook without signature", "POST", "/api/v1/webhooks/lago", `{"webhook_type":"invoice.created"}`, 401, "missing_signature", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,6 +163,9 @@ func TestBadInput(t *testing.T) {
 			code, body := do(t, w.h, tt.method, tt.path, token, tt.body)
 			if code != tt.want || body["code"] != tt.wantCode {
 				t.Errorf("%s %s: got %d %v, want %d %s; body %v", tt.method, tt.path, code, body["code"], tt.want, tt.wantCode, body)
+			}
+			if field, _ := body["field"].(string); field != tt.wantField {
+				t.Errorf("%s %s: field %q, want %q", tt.method, tt.path, field, tt.wantField)
 			}
 			if body["type"] != "https://fast-saas.dev/problems/"+tt.wantCode {
 				t.Errorf("type = %v, want the code's problem type", body["type"])
@@ -177,7 +188,7 @@ func TestIngestProblemNamesField(t *testing.T) {
 		`{"events":[{"transaction_id":"t","metric":"m"},{"transaction_id":"u","metric":"m","timestamp":"0001-01-01T00:00:00Z"}]}`: "body.events[1].timestamp",
 		`{"events":[{"transaction_id":"t","metric":"m","timestamp":"1969-12-31T23:59:59Z"}]}`:                                     "body.events[0].timestamp",
 		`{"events":[{"transaction_id":"t","metric":"m","timestamp":"2999-01-01T00:00:00Z"}]}`:                                     "body.events[0].timestamp",
-		`{"events":[{"transaction_id":"t","metric":"m"}],"extra":1}`:                                                              "body",
+		`{"events":[{"transaction_id":"t","metric":"m"}],"extra":1}`:                                                              "body.extra",
 	} {
 		code, got := do(t, w.h, "POST", path, w.tokens["platform"], body)
 		if code != http.StatusUnprocessableEntity || got["field"] != field || got["detail"] == "" {

@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/validation"
 
 	"github.com/fast-saas/fast-saas/internal/store"
 )
@@ -98,4 +102,19 @@ func AsError(err error) (*Error, bool) {
 
 func unavailable(cause error) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: "the database is unavailable; try again shortly", cause: cause}
+}
+
+// DetailField names the input a schema validation error is about. huma
+// reports a missing required property at the object that lacks it
+// ("body"); the field at fault is the property itself ("body.name").
+func DetailField(d *huma.ErrorDetail) string {
+	before, after, _ := strings.Cut(validation.MsgExpectedRequiredProperty, "%s")
+	name, ok := strings.CutPrefix(d.Message, before)
+	if name, ok2 := strings.CutSuffix(name, after); ok && ok2 && name != "" {
+		if d.Location == "" {
+			return name
+		}
+		return d.Location + "." + name
+	}
+	return d.Location
 }

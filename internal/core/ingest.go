@@ -145,6 +145,10 @@ func fieldProblem(location string, err error) *Error {
 		return Validation(field, fmt.Sprintf("expected %s, got %s", jsonKind(typ.Type), typ.Value))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		// Named as huma names an unknown property: its own path.
+		if unquoted, err := strconv.Unquote(name); err == nil {
+			return Validation(location+"."+unquoted, "unexpected property")
+		}
 		return Validation(location, "unexpected property "+name)
 	}
 	var parse *time.ParseError

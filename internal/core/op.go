@@ -1,12 +1,14 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -145,20 +147,23 @@ type Call struct {
 func newOp[I, O any](s *Service, meta Operation, h func(ctx context.Context, c *Call, in *I) (*O, error)) Operation {
 	meta.Input = reflect.TypeFor[I]()
 	meta.Output = reflect.TypeFor[O]()
+	locations := fieldLocations(meta.Input)
 	run := func(ctx context.Context, in *I) (*O, error) {
 		// An adapter may have authorized this very operation already (the
 		// REST chain does, to rate-limit and meter by the authorized
 		// tenant); the path tenant must then be the one authorized.
 		if pre, ok := ctx.Value(preAuthKey{}).(preAuth); ok && pre.opID == meta.ID {
 			if ts, ok := any(in).(tenantScoped); !ok || ts.tenantRef() == pre.tenantRef {
-				return h(ctx, pre.call, in)
+				out, err := h(ctx, pre.call, in)
+				return out, locateField(err, locations)
 			}
 		}
 		call, err := s.authorize(ctx, meta.Access, in)
 		if err != nil {
 			return nil, err
 		}
-		return h(ctx, call, in)
+		out, err := h(ctx, call, in)
+		return out, locateField(err, locations)
 	}
 	meta.register = func(api huma.API, op huma.Operation) { huma.Register(api, op, run) }
 	meta.call = func(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -280,4 +285,77 @@ func (s *Service) Authorize(ctx context.Context, op Operation, tenantRef string)
 func (o Operation) TenantScoped() bool {
 	_, ok := reflect.New(o.Input).Interface().(tenantScoped)
 	return ok && o.Access.Role != ""
+}
+
+// Field locations, the prefixes of Error.Field: every field an operation
+// names is "path.x", "query.x" or "body.x", as in huma's own validation
+// errors, so a client reads one convention whatever check refused it.
+const (
+	locPath  = "path"
+	locQuery = "query"
+	locBody  = "body"
+)
+
+// fieldLocations maps the wire name of each input field of t to its
+// location: path and query parameters by their tag, body fields by their
+// JSON name.
+func fieldLocations(t reflect.Type) map[string]string {
+	locs := map[string]string{}
+	var walk func(t reflect.Type, body bool)
+	walk = func(t reflect.Type, body bool) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Anonymous && f.Tag.Get("json") == "" {
+				walk(f.Type, body)
+				continue
+			}
+			if !f.IsExported() {
+				continue
+			}
+			if body {
+				if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "-" {
+					locs[cmp.Or(name, f.Name)] = locBody
+				}
+				continue
+			}
+			switch {
+			case f.Tag.Get("path") != "":
+				locs[f.Tag.Get("path")] = locPath
+			case f.Tag.Get("query") != "":
+				name, _, _ := strings.Cut(f.Tag.Get("query"), ",")
+				locs[name] = locQuery
+			case f.Name == "Body":
+				walk(f.Type, true)
+			}
+		}
+	}
+	walk(t, false)
+	return locs
+}
+
+// locateField prefixes the field of an input error with its location
+// ("plan" becomes "body.plan") when the operation's input has that field.
+// Errors that name their location already are returned as they are.
+func locateField(err error, locs map[string]string) error {
+	var ce *Error
+	if err == nil || !errors.As(err, &ce) || ce.Field == "" {
+		return err
+	}
+	name := ce.Field
+	if i := strings.IndexAny(name, ".["); i >= 0 {
+		name = name[:i]
+	}
+	loc, ok := locs[name]
+	if !ok || name == locBody || name == locQuery || name == locPath {
+		return err
+	}
+	located := *ce
+	located.Field = loc + "." + ce.Field
+	return &located
 }

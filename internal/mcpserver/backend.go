@@ -28,7 +28,7 @@ func (InProcess) Call(ctx context.Context, c Call) (json.RawMessage, error) {
 	if err != nil {
 		if ce, ok := core.AsError(err); ok {
 			// Its detail is public by contract; the cause is only logged.
-			return nil, &Problem{Status: ce.Status, Code: ce.Code, Detail: ce.Detail, Field: ce.Field, cause: ce.Unwrap()}
+			return nil, &Problem{Status: ce.Status, Code: ce.Code, Detail: ce.Detail, Field: c.shape.argField(ce.Field), cause: ce.Unwrap()}
 		}
 		return nil, fmt.Errorf("%s: %w", c.Op.ID, err)
 	}
@@ -125,7 +125,7 @@ func (r Remote) Call(ctx context.Context, c Call) (json.RawMessage, error) {
 			if p.Status == c.Op.FailStatus && isObject(p.Body) {
 				return nil, &failedAnswer{status: p.Status, body: p.Body}
 			}
-			return nil, problemFromClient(p)
+			return nil, problemFromClient(p, c.shape)
 		}
 		// The API is unreachable or answered nonsense: the agent should
 		// know it was not its input.
@@ -140,8 +140,8 @@ func isObject(b []byte) bool {
 	return json.Unmarshal(b, &m) == nil && m != nil
 }
 
-func problemFromClient(p *client.Error) *Problem {
-	return &Problem{Status: p.Status, Code: p.Code, Detail: p.Detail, Field: p.Field}
+func problemFromClient(p *client.Error, sh *shape) *Problem {
+	return &Problem{Status: p.Status, Code: p.Code, Detail: p.Detail, Field: sh.argField(p.Field)}
 }
 
 // expandPath fills every {name} of a route pattern with its argument,

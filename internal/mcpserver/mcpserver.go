@@ -307,9 +307,7 @@ func handler(t builtTool, reg huma.Registry, b Backend, logger *slog.Logger) mcp
 		}
 		if errs := t.shape.validate(reg, args); len(errs) > 0 {
 			p := &Problem{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Detail: "the arguments do not match the tool's input schema", Errors: errs}
-			if loc := errs[0].Location; loc != "" {
-				p.Field = loc
-			}
+			p.Field = core.DetailField(errs[0])
 			return problemResult(p), nil
 		}
 		out, err := b.Call(withCaller(ctx, req.Extra), Call{Op: t.Op, Args: args, shape: t.shape})

@@ -227,17 +227,25 @@ func TestEveryOperationIsAToolAndBack(t *testing.T) {
 // mcp` serves it, from the recorded tool table (NewRecorded).
 func TestCallEveryTool(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{"in-process", "remote"} {
+	for _, mode := range backendModes {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
-			var b Backend = InProcess{}
-			if mode == "remote" {
-				b = Remote{Client: client.New(serveAPI(t, w, HandlerOptions{}), w.platformSecret)}
-			}
-			callEveryTool(t, w, b)
+			callEveryTool(t, w, w.backend(t, mode))
 		})
 	}
+}
+
+// backendModes are the backends a tool call can run through: the
+// operation in process, or REST over HTTP through package client.
+var backendModes = []string{"in-process", "remote"}
+
+// backend returns the backend of mode over w, acting as a platform admin.
+func (w *world) backend(t *testing.T, mode string) Backend {
+	if mode == "remote" {
+		return Remote{Client: client.New(serveAPI(t, w, HandlerOptions{}), w.platformSecret)}
+	}
+	return InProcess{}
 }
 
 func callEveryTool(t *testing.T, w *world, b Backend) {
@@ -326,5 +334,44 @@ func callEveryTool(t *testing.T, w *world, b Backend) {
 		if c, ok := check[name]; ok && !c() {
 			t.Errorf("%s: unexpected result %s", name, b)
 		}
+	}
+}
+
+// TestProblemsNameArguments: whichever check refuses an input (the tool's
+// schema, the service, the REST API behind a remote backend), the
+// problem's field is the tool argument at fault, not the REST location.
+func TestProblemsNameArguments(t *testing.T) {
+	t.Parallel()
+	for _, mode := range backendModes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			srv, err := New(w.svc.Operations(), w.backend(t, mode), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs := connect(t, srv, platform)
+			for _, tc := range []struct {
+				tool  string
+				args  map[string]any
+				field string
+			}{
+				{"create_tenant", map[string]any{"slug": "Not A Slug", "name": "x"}, "slug"},
+				{"create_tenant", map[string]any{"slug": "ok"}, "name"},
+				{"create_tenant", map[string]any{"slug": "ok", "name": "x", "plan": "platinum"}, "plan"},
+				{"change_tenant_plan", map[string]any{"id": w.tenantA, "plan": "platinum"}, "plan"},
+				{"set_tenant_overrides", map[string]any{"id": w.tenantA, "features": map[string]any{"ssoo": true}}, "features"},
+				{"get_usage_summary", map[string]any{"id": w.tenantA, "period": "7d", "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}, "period"},
+				{"list_usage_events", map[string]any{"id": w.tenantA, "from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "from"},
+				{"ingest_usage_events", map[string]any{"id": w.tenantA, "events": []any{map[string]any{"transaction_id": "t", "metric": "m", "timestamp": "1900-01-01T00:00:00Z"}}}, "events[0].timestamp"},
+				{"list_tenants", map[string]any{"cursor": "!!garbage"}, "cursor"},
+			} {
+				res, out := call(t, cs, tc.tool, tc.args)
+				e, _ := out["error"].(map[string]any)
+				if !res.IsError || e["field"] != tc.field {
+					t.Errorf("%s(%v): isError %v, error %v; want field %q", tc.tool, tc.args, res.IsError, e, tc.field)
+				}
+			}
+		})
 	}
 }

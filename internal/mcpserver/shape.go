@@ -90,6 +90,24 @@ func (sh *shape) ensure() error {
 // bodyArg is the argument that carries a body passed whole.
 const bodyArg = "body"
 
+// argField names an input field as the tool's arguments do. The API names
+// it by location ("path.id", "query.from", "body.events[0].quantity");
+// tools take path, query and body fields side by side ("id", "from",
+// "events[0].quantity"), except a body passed whole, under bodyArg.
+func (sh *shape) argField(field string) string {
+	for _, loc := range []string{"path.", "query."} {
+		if name, ok := strings.CutPrefix(field, loc); ok {
+			return name
+		}
+	}
+	if sh != nil && !sh.BodyArg {
+		if name, ok := strings.CutPrefix(field, bodyArg+"."); ok {
+			return name
+		}
+	}
+	return field
+}
+
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
 
 // shapeOf derives the tool arguments and their JSON schema from an
