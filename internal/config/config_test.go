@@ -251,6 +251,16 @@ func TestRateLimitLease(t *testing.T) {
 	refuses(t, "FASTSAAS_RATE_LIMIT_LEASE", "20", "-5ms", "2s", "soon")
 }
 
+func TestMeteredCalls(t *testing.T) {
+	t.Parallel()
+	for value, want := range map[string]bool{"": false, "buffered": false, "durable": true} {
+		if got := loadWith(t, "FASTSAAS_METERED_CALLS", value, nil).MeteredCallsDurable; got != want {
+			t.Errorf("FASTSAAS_METERED_CALLS=%q: durable %v, want %v", value, got, want)
+		}
+	}
+	refuses(t, "FASTSAAS_METERED_CALLS", "sync", "Durable", "true")
+}
+
 // loadWith loads the configuration from extra plus name=value (unset when
 // value is empty) and fails the test on an error.
 func loadWith(t *testing.T, name, value string, extra map[string]string) Config {

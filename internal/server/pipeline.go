@@ -34,9 +34,10 @@ func (c storeCounter) MonthlyCount(ctx context.Context, tenantID, metric string,
 // the goroutines that move usage to the store and to Lago.
 type pipeline struct {
 	traffic  api.Traffic
-	buffer   *usage.MemoryBuffer // embedded mode
-	consumer *usage.Consumer     // Redis mode
-	forward  *usage.Forwarder    // when Lago is configured
+	buffer   *usage.MemoryBuffer  // embedded mode
+	recorder *usage.RedisRecorder // Redis mode
+	consumer *usage.Consumer      // Redis mode
+	forward  *usage.Forwarder     // when Lago is configured
 	limiter  *ratelimit.Redis
 }
 
@@ -64,9 +65,11 @@ func (s *Server) buildPipeline(ctx context.Context, reg *metrics.Registry) (*pip
 			return nil, fmt.Errorf("rate limiter: %w", err)
 		}
 		p.traffic.Limiter = p.limiter
-		if rec, err = usage.NewRedisRecorder(usage.RedisOptions{Client: s.redis, Prefix: s.Config.RedisPrefix, Metrics: usageMetrics}); err != nil {
+		if p.recorder, err = usage.NewRedisRecorder(usage.RedisOptions{Client: s.redis, Prefix: s.Config.RedisPrefix, Metrics: usageMetrics, Logger: s.Logger,
+			Buffered: !cfg.MeteredCallsDurable}); err != nil {
 			return nil, err
 		}
+		rec = p.recorder
 		host, _ := os.Hostname()
 		p.consumer, err = usage.NewConsumer(ctx, usage.ConsumerOptions{Client: s.redis, Prefix: s.Config.RedisPrefix, Writer: s.Store,
 			Name: fmt.Sprintf("%s-%d", host, os.Getpid()), Metrics: usageMetrics, Logger: s.Logger})
@@ -123,12 +126,15 @@ func (p *pipeline) run(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// flush writes buffered usage to the store (embedded mode) and stops the
-// limiter's workers.
+// close writes buffered usage to the store (embedded mode) or to the
+// stream (Redis mode) and stops the limiter's workers.
 func (p *pipeline) close(ctx context.Context) error {
 	var err error
 	if p.buffer != nil {
 		err = p.buffer.Close(ctx)
+	}
+	if p.recorder != nil {
+		err = p.recorder.Close(ctx)
 	}
 	if p.limiter != nil {
 		p.limiter.Close()

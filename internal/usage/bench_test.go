@@ -32,7 +32,7 @@ func benchRecorder(b *testing.B) (*redis.Client, string, *usage.RedisRecorder) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { rec.Close() })
+	b.Cleanup(func() { rec.Close(context.Background()) })
 	return client, prefix, rec
 }
 

@@ -6,7 +6,9 @@
 //
 //   - RedisRecorder + Consumer (production, any number of replicas): Record
 //     returns once XADD has put the event in a Redis Stream — that is the
-//     durable write an API 202 waits for. Consumers in one consumer group read
+//     durable write an API 202 waits for — or, buffered, once the event is
+//     queued for the next XADD (metered API calls, by default in serve).
+//     Consumers in one consumer group read
 //     batches with XREADGROUP, insert them with one store call, and only then
 //     XACK + XDEL them. A consumer that dies between read and ack leaves its
 //     entries pending; another consumer takes them over with XAUTOCLAIM after

@@ -168,7 +168,7 @@ func TestRedisRecorderMergesAGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rec.Close() })
+	t.Cleanup(func() { rec.Close(context.Background()) })
 	calls := apiCalls(t, 100, "t1")
 	ctx := context.Background()
 	errs := make(chan error, len(calls))

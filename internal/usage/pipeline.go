@@ -132,7 +132,7 @@ func (p *Pipeline) Close(ctx context.Context) error {
 		err = p.memory.Close(ctx)
 	}
 	if p.redis != nil {
-		p.redis.Close()
+		err = errors.Join(err, p.redis.Close(ctx))
 	}
 	p.stop()
 	p.wg.Wait()

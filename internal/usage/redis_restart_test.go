@@ -61,11 +61,44 @@ func (s *redisServer) start() {
 
 func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
+// client is a client of s that gives up quickly while s is down.
+func (s *redisServer) client() *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: 1, DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
+	s.t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func (s *redisServer) kill() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Kill()
 		_ = s.cmd.Wait()
 		s.cmd = nil
+	}
+}
+
+// runConsumer runs a consumer of prefix's stream into st. The function it
+// returns waits until st holds n events and the stream is empty (a
+// consumer deletes its entries just after storing them), then stops it.
+func runConsumer(t *testing.T, client *redis.Client, prefix string, st *memStore) func(n int) {
+	t.Helper()
+	c, err := NewConsumer(context.Background(), ConsumerOptions{Client: client, Prefix: prefix, Name: "c1", Writer: st,
+		BatchSize: 50, ClaimIdle: 200 * time.Millisecond, Backoff: Backoff{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = c.Run(ctx) }()
+	return func(n int) {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if l, err := client.XLen(context.Background(), prefix+DefaultStream).Result(); st.count() >= n && err == nil && l == 0 {
+				break
+			}
+		}
+		cancel()
+		wg.Wait()
 	}
 }
 
@@ -76,24 +109,14 @@ func (s *redisServer) kill() {
 func TestRedisKilledAndRestarted(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
-	client := redis.NewClient(&redis.Options{Addr: srv.addr(), MaxRetries: 1, DialTimeout: 200 * time.Millisecond,
-		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
-	defer client.Close()
+	client := srv.client()
 	st := newMemStore()
 	rec, err := NewRedisRecorder(RedisOptions{Client: client, Prefix: "restart:", Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rec.Close()
-	c, err := NewConsumer(context.Background(), ConsumerOptions{Client: client, Prefix: "restart:", Name: "c1", Writer: st,
-		BatchSize: 50, ClaimIdle: 200 * time.Millisecond, Backoff: Backoff{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = c.Run(ctx) }()
+	defer rec.Close(context.Background())
+	stopConsumer := runConsumer(t, client, "restart:", st)
 
 	evs, ids := testEvents(t, "t1", 1500)
 	record := func(batch []metering.Event) (failed []metering.Event) {
@@ -138,17 +161,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	}
 	accepted = append(accepted, ids[505:]...)
 
-	// A consumer deletes its entries just after storing them: wait for
-	// both before stopping the consumers.
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if n, err := client.XLen(context.Background(), "restart:"+DefaultStream).Result(); st.count() >= len(accepted) && err == nil && n == 0 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	wg.Wait()
+	stopConsumer(len(accepted))
 	if err := st.exactlyOnce("t1", accepted); err != nil {
 		t.Error(err)
 	}
@@ -156,4 +169,46 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 		t.Errorf("stream length = %d, %v; want 0", n, err)
 	}
 	t.Logf("%d Records failed while Redis was down and were retried", len(failed))
+}
+
+// TestBufferedRecorderRidesOutRedisRestart: a buffered recorder answers
+// every Record while Redis is killed and restarted, keeps the events in
+// its queue and appends them once Redis is back. Every event is stored
+// exactly once, where a recorder that waits for Redis fails its callers.
+func TestBufferedRecorderRidesOutRedisRestart(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	client := srv.client()
+	st := newMemStore()
+	rec, err := NewRedisRecorder(RedisOptions{Client: client, Prefix: "buffered:", Timeout: 2 * time.Second, Buffered: true,
+		Backoff: Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopConsumer := runConsumer(t, client, "buffered:", st)
+
+	evs, ids := testEvents(t, "t1", 1500)
+	record := func(batch []metering.Event) {
+		t.Helper()
+		for _, e := range batch {
+			if err := rec.Record(context.Background(), e); err != nil {
+				t.Fatalf("Record: %v", err)
+			}
+		}
+	}
+	record(evs[:500])
+	srv.kill()
+	record(evs[500:1000]) // queued: the writer retries
+	time.Sleep(100 * time.Millisecond)
+	srv.start()
+	record(evs[1000:])
+	closeCtx, closeCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer closeCancel()
+	if err := rec.Close(closeCtx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	stopConsumer(len(ids))
+	if err := st.exactlyOnce("t1", ids); err != nil {
+		t.Error(err)
+	}
 }

@@ -23,7 +23,7 @@ func newPipeline(t *testing.T, st BatchWriter, name string, mutate func(*Consume
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rec.Close() })
+	t.Cleanup(func() { rec.Close(context.Background()) })
 	opts := ConsumerOptions{Client: client, Prefix: prefix, Name: name, Writer: st, BatchSize: 100, Backoff: fastBackoff()}
 	if mutate != nil {
 		mutate(&opts)
@@ -289,7 +289,7 @@ func TestRedisRecorderFailsFastWhenRedisIsDown(t *testing.T) {
 	if err := rec.RecordBatch(context.Background(), evs); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("RecordBatch with Redis down = %v, want ErrUnavailable", err)
 	}
-	rec.Close()
+	rec.Close(context.Background())
 	if err := rec.Record(context.Background(), evs[0]); !errors.Is(err, ErrClosed) {
 		t.Errorf("Record after Close = %v, want ErrClosed", err)
 	}
@@ -367,7 +367,7 @@ func TestRedisConsumerStartsWhileRedisIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, _ := NewRedisRecorder(RedisOptions{Client: client, Prefix: prefix})
-	defer rec.Close()
+	defer rec.Close(context.Background())
 	evs, ids := testEvents(t, "t1", 5)
 	if err := rec.RecordBatch(context.Background(), evs); err != nil { // creates the stream, not the group
 		t.Fatal(err)
@@ -485,5 +485,55 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestBufferedRecorderClose: Close appends what is queued; with Redis
+// unreachable it gives up when its context ends and says how many events
+// it could not write.
+func TestBufferedRecorderClose(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	client, prefix := testenv.Redis(t)
+	rec, err := NewRedisRecorder(RedisOptions{Client: client, Prefix: prefix, Timeout: 10 * time.Second, Buffered: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, ids := testEvents(t, "t1", 3000)
+	for _, e := range evs {
+		if err := rec.Record(context.Background(), e); err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+	}
+	if err := rec.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := rec.Record(context.Background(), evs[0]); !errors.Is(err, ErrClosed) {
+		t.Errorf("Record after Close = %v, want ErrClosed", err)
+	}
+	c, err := NewConsumer(context.Background(), ConsumerOptions{Client: client, Prefix: prefix, Name: "c1", Writer: st, BatchSize: 100, Backoff: fastBackoff()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, c)
+	if err := st.exactlyOnce("t1", ids); err != nil {
+		t.Error(err)
+	}
+
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
+	defer down.Close()
+	rec, err = NewRedisRecorder(RedisOptions{Client: down, Timeout: 100 * time.Millisecond, Buffered: true, Backoff: fastBackoff()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs[:5] {
+		if err := rec.Record(context.Background(), e); err != nil {
+			t.Fatalf("buffered Record with Redis down: %v, want nil (queued)", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := rec.Close(ctx); err == nil || !strings.Contains(err.Error(), "5 events not written") {
+		t.Errorf("Close with Redis down = %v, want 5 events not written", err)
 	}
 }

@@ -211,7 +211,7 @@ func TestPipelineRedisToStore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer rec.Close()
+			defer rec.Close(context.Background())
 			c, err := usage.NewConsumer(ctx, usage.ConsumerOptions{Client: client, Prefix: prefix, Writer: st, BatchSize: 200})
 			if err != nil {
 				t.Fatal(err)
