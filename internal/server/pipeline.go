@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,6 +40,7 @@ type pipeline struct {
 	consumer *usage.Consumer      // Redis mode
 	forward  *usage.Forwarder     // when Lago is configured
 	limiter  *ratelimit.Redis
+	workers  sync.WaitGroup // the goroutines run started
 }
 
 func (s *Server) buildPipeline(ctx context.Context, reg *metrics.Registry) (*pipeline, error) {
@@ -108,21 +110,23 @@ func (s *Server) buildPipeline(ctx context.Context, reg *metrics.Registry) (*pip
 	return p, nil
 }
 
-// run starts the background workers; they stop when ctx ends.
+// run starts the background workers; they stop when ctx ends, and
+// p.workers.Wait returns once they have (a consumer first finishes the
+// batch it is storing).
 func (p *pipeline) run(ctx context.Context, log *slog.Logger) {
 	if p.consumer != nil {
-		go func() {
+		p.workers.Go(func() {
 			if err := p.consumer.Run(ctx); err != nil {
 				log.Error("usage consumer stopped", slog.String("error", err.Error()))
 			}
-		}()
+		})
 	}
 	if p.forward != nil {
-		go func() {
+		p.workers.Go(func() {
 			if err := p.forward.Run(ctx); err != nil {
 				log.Error("lago forwarder stopped", slog.String("error", err.Error()))
 			}
-		}()
+		})
 	}
 }
 

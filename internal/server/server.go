@@ -217,6 +217,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = errors.Join(err, fmt.Errorf("flush usage: %w", ferr))
 	}
 	stopWorkers()
+	s.pipe.workers.Wait()
 	return err
 }
 

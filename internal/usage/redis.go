@@ -690,7 +690,12 @@ func (c *Consumer) process(ctx context.Context, id string) (int, error) {
 
 // handle stores a batch of entries, dead-letters the ones the store refuses
 // for good, and acknowledges (and deletes) all of them — only after the write.
+//
+// A batch that was read is finished even if ctx ends meanwhile (a graceful
+// shutdown), within WriteTimeout and the client's timeouts: left pending,
+// its entries would wait ClaimIdle for another consumer to take them over.
 func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) error {
+	ctx = context.WithoutCancel(ctx)
 	now := c.now()
 	if ms, ok := entryMillis(msgs[0].ID); ok {
 		c.metrics.Lag.WithLabelValues(StageBuffer).Set(now.Sub(time.UnixMilli(ms)).Seconds())

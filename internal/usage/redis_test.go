@@ -537,3 +537,46 @@ func TestBufferedRecorderClose(t *testing.T) {
 		t.Errorf("Close with Redis down = %v, want 5 events not written", err)
 	}
 }
+
+// slowWriter signals when a write starts and takes a while to finish,
+// failing if its context ends first, as a store call does.
+type slowWriter struct {
+	*memStore
+	started chan struct{}
+	once    sync.Once
+}
+
+func (w *slowWriter) InsertUsageBatch(ctx context.Context, events []store.UsageEvent) (int, int, error) {
+	w.once.Do(func() { close(w.started) })
+	select {
+	case <-time.After(200 * time.Millisecond):
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+	return w.memStore.InsertUsageBatch(ctx, events)
+}
+
+// TestRedisConsumerFinishesBatchOnShutdown: a consumer stopped (graceful
+// shutdown) while it stores a batch finishes the batch and acknowledges
+// it, rather than leaving it pending for ClaimIdle.
+func TestRedisConsumerFinishesBatchOnShutdown(t *testing.T) {
+	t.Parallel()
+	st := &slowWriter{memStore: newMemStore(), started: make(chan struct{})}
+	client, prefix, rec, c := newPipeline(t, st, "c1", nil)
+	evs, ids := testEvents(t, "t1", 50)
+	if err := rec.RecordBatch(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	<-st.started
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := st.exactlyOnce("t1", ids); err != nil {
+		t.Error(err)
+	}
+	assertStreamEmpty(t, client, prefix)
+}
