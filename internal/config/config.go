@@ -77,7 +77,7 @@ type Config struct {
 	// IPRateLimit is the per-client-address limit per minute applied before
 	// authentication; -1 disables it.
 	IPRateLimit int
-	// RateLimitLease turns on the Redis rate limiter's local leases
+	// RateLimitLease is the Redis rate limiter's local lease time
 	// (ratelimit.RedisOptions.Lease); 0 = off.
 	RateLimitLease time.Duration
 	// MeteredCallsDurable makes a metered API call answer only once Redis
@@ -290,12 +290,12 @@ var Options = []Option{
 			c.IPRateLimit = n
 			return nil
 		}},
-	{Env: "FASTSAAS_RATE_LIMIT_LEASE", Default: "0",
-		Doc: "With REDIS_URL: how long a replica may admit a busy tenant's requests from tokens it took from Redis ahead of them (e.g. 20ms, at most 1s), " +
-			"so a busy tenant costs one Redis round trip per lease instead of one per request. It never admits more than the limit, but a replica stalled " +
-			"past its lease loses the tokens it held: with 3 replicas on 2 busy cores a tenant hammered at its limit got 99.6-99.9% of it (100% without leases). " +
-			"Worth it for tenants with high limits (a burst of at least 256 requests; the announced burst drops by at most 2%) that send many requests per lease. " +
-			"Every replica must use the same value. 0 = off.",
+	{Env: "FASTSAAS_RATE_LIMIT_LEASE", Default: "20ms",
+		Doc: "With REDIS_URL: how long a replica may admit a busy tenant's requests from tokens it took from Redis ahead of them (at most 1s), " +
+			"so a busy tenant costs one Redis round trip per lease instead of one per request. Only tenants whose limit allows at least 4 requests per lease " +
+			"lease (12,000/min with 20ms: the default plans never do); their announced burst drops by the requests of one lease (at most 2%). " +
+			"It never admits more than the limit, but a replica stalled past its lease loses the tokens it held: with 3 replicas on 2 busy cores a tenant " +
+			"hammered at its limit got 99.6-99.9% of it (100% without leases). Every replica must use the same value. 0 = off.",
 		set: func(c *Config, v string) error {
 			d, err := time.ParseDuration(v)
 			if v == "0" {

@@ -74,7 +74,7 @@ func TestPrecedenceAndParsing(t *testing.T) {
 		LogtoEndpoint:  "https://auth.example.com", LogtoAudience: "https://api.example.com",
 		LagoAPIURL: "http://lago:3000", LagoAPIKey: "s3cret", LogLevel: slog.LevelDebug,
 		CORSOrigins:  []string{"https://app.example.com", "http://localhost:3000"},
-		MaxBodyBytes: 1 << 20, ShutdownTimeout: 15 * time.Second, IPRateLimit: 1200, RedisPrefix: "fastsaas:",
+		MaxBodyBytes: 1 << 20, ShutdownTimeout: 15 * time.Second, IPRateLimit: 1200, RedisPrefix: "fastsaas:", RateLimitLease: 20 * time.Millisecond,
 		MemoryLimit: MemoryLimitAuto, GCPercent: GCPercentAuto,
 	}
 	if diff := cmp.Diff(want, c, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
@@ -243,7 +243,7 @@ func TestGCPercent(t *testing.T) {
 
 func TestRateLimitLease(t *testing.T) {
 	t.Parallel()
-	for value, want := range map[string]time.Duration{"": 0, "0": 0, "0s": 0, "20ms": 20 * time.Millisecond, "1s": time.Second} {
+	for value, want := range map[string]time.Duration{"": 20 * time.Millisecond, "0": 0, "0s": 0, "5ms": 5 * time.Millisecond, "1s": time.Second} {
 		if got := loadWith(t, "FASTSAAS_RATE_LIMIT_LEASE", value, nil).RateLimitLease; got != want {
 			t.Errorf("FASTSAAS_RATE_LIMIT_LEASE=%q: %v, want %v", value, got, want)
 		}

@@ -17,7 +17,7 @@ import (
 
 // redisWorld is a server on SQLite and the test Redis (under its own key
 // prefix), composed as `serve` composes it but with no background workers
-// running, and one tenant on plan pro at 6,000 requests a minute with a
+// running, and one tenant on plan pro at 60,000 requests a minute with a
 // read key.
 type redisWorld struct {
 	srv    *Server
@@ -44,7 +44,7 @@ func newRedisWorld(t *testing.T, configure func(*config.Config)) *redisWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	perMinute := int64(6000)
+	perMinute := int64(60000)
 	if _, err := srv.Store.SetOverrides(ctx, tn.ID, store.PlanOverrides{RateLimitPerMinute: &perMinute}); err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +73,11 @@ func (w *redisWorld) getTenant(t *testing.T) *httptest.ResponseRecorder {
 
 // FASTSAAS_RATE_LIMIT_LEASE reaches the Redis limiter: a tenant key's
 // answers announce the burst the limiter enforces, which leases lower by
-// ⌈lease / interval⌉ tokens (6,000/min is one token per 10 ms, so a 20 ms
-// lease keeps 2 in reserve); without a lease the burst is the limit.
+// ⌈lease / interval⌉ tokens (60,000/min is one token per ms, so a 20 ms
+// lease keeps 20 in reserve); without a lease the burst is the limit.
 func TestRateLimitLease(t *testing.T) {
 	t.Parallel()
-	for lease, wantPolicy := range map[time.Duration]string{0: `"tenant";q=6000;w=60`, 20 * time.Millisecond: `"tenant";q=5998;w=60`} {
+	for lease, wantPolicy := range map[time.Duration]string{0: `"tenant";q=60000;w=60`, 20 * time.Millisecond: `"tenant";q=59980;w=60`} {
 		w := newRedisWorld(t, func(c *config.Config) { c.RateLimitLease = lease })
 		if got := w.getTenant(t).Header().Get("RateLimit-Policy"); got != wantPolicy {
 			t.Errorf("lease %v: RateLimit-Policy %q, want %q", lease, got, wantPolicy)

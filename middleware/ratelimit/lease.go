@@ -23,12 +23,14 @@ const DefaultLease = 20 * time.Millisecond
 // Keys with leases therefore run with a burst lowered by
 // reserve = ⌈L/T⌉ ≥ L/T tokens, which makes that bound
 // burst − reserve + (d+L)/T ≤ burst + d/T: exactly the guarantee of the
-// plain limiter, across any number of replicas. Only keys whose burst is
-// at least 50 × reserve, and leaves room for a lease (reserve + leaseShare
-// tokens), lease (the lowered burst then costs at most 2%: 6,000/min loses
-// 2 tokens of 6,000 with L = 20 ms); other keys keep their full burst and
-// one decision per request. Every replica must use the same L (the
-// default) so that they agree on the lowered burst.
+// plain limiter, across any number of replicas. Only busy keys lease: a
+// key whose limit allows at least minLeaseRequests requests per lease time
+// (12,000/min with L = 20 ms), whose burst is at least 50 × reserve and
+// leaves room for a lease (reserve + leaseShare tokens); the lowered burst
+// then costs at most 2% (60,000/min loses 20 tokens of 60,000). Other
+// keys keep their full burst and one decision per request: a key allowed a
+// request or two per lease would save nothing. Every replica must use the
+// same L (the default) so that they agree on the lowered burst.
 //
 // A leased token that is not used before the lease ends is lost, which
 // under-admits a little; a lease is sized by the requests the replica saw
@@ -44,6 +46,10 @@ const maxLease = 1024
 // them admit 91% of the limit, 1/256 99.7%.
 const leaseShare = 256
 
+// minLeaseRequests is the fewest requests a key's limit must allow per
+// lease time (L/T) for the key to lease.
+const minLeaseRequests = 4
+
 // leaseReserve is ⌈L/T⌉ and whether the limit leases at all.
 func leaseReserve(l time.Duration, limit Limit) (int, bool) {
 	if l <= 0 {
@@ -55,7 +61,8 @@ func leaseReserve(l time.Duration, limit Limit) (int, bool) {
 		reserve = 1
 	}
 	burst := limit.burst()
-	return reserve, burst >= 50*reserve && burst >= reserve+leaseShare
+	busy := l.Microseconds() >= minLeaseRequests*t
+	return reserve, busy && burst >= 50*reserve && burst >= reserve+leaseShare
 }
 
 // lease is one key's local tokens on this replica.

@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// TestLeaseEligibility: a key leases only when its burst can spare the
-// reserve (at most 2%) and still hold a lease of one token; small limits,
-// such as the free plan's 60/min, keep their full burst.
+// TestLeaseEligibility: a key leases only when its limit allows a few
+// requests per lease time and its burst can spare the reserve (at most 2%)
+// and still hold a lease of one token; the default plans (60-5,000/min)
+// keep their full burst.
 func TestLeaseEligibility(t *testing.T) {
 	for _, c := range []struct {
 		limit       Limit
@@ -16,17 +17,19 @@ func TestLeaseEligibility(t *testing.T) {
 		description string
 	}{
 		{PerMinute(60), 1, false, "60/min: a lease could never hold a token"},
-		{PerMinute(300), 1, true, "300/min: T = 200 ms, one token of reserve"},
-		{PerMinute(6000), 2, true, "6,000/min: T = 10 ms"},
-		{Limit{Rate: 6000, Period: time.Minute, Burst: 200}, 2, false, "burst 200 below reserve + leaseShare"},
-		{Limit{Rate: 100, Period: time.Second, Burst: 60}, 2, false, "burst 60 below 50 × reserve"},
+		{PerMinute(5000), 2, false, "5,000/min: two requests per lease save nothing"},
+		{PerMinute(11999), 4, false, "11,999/min: just under four requests per lease"},
+		{PerMinute(12000), 4, true, "12,000/min: T = 5 ms, four tokens of reserve"},
+		{PerMinute(60000), 20, true, "60,000/min: T = 1 ms"},
+		{Limit{Rate: 60000, Period: time.Minute, Burst: 270}, 20, false, "burst 270 below reserve + leaseShare"},
+		{Limit{Rate: 1000, Period: time.Second, Burst: 999}, 20, false, "burst 999 below 50 × reserve"},
 	} {
 		reserve, ok := leaseReserve(DefaultLease, c.limit)
 		if reserve != c.reserve || ok != c.leases {
 			t.Errorf("%s: reserve %d, leases %v; want %d, %v", c.description, reserve, ok, c.reserve, c.leases)
 		}
 	}
-	if _, ok := leaseReserve(0, PerMinute(6000)); ok {
+	if _, ok := leaseReserve(0, PerMinute(60000)); ok {
 		t.Error("lease time 0 leased")
 	}
 }

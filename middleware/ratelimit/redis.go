@@ -97,19 +97,17 @@ type RedisOptions struct {
 	// Lease is how long a replica may admit requests for a busy key from
 	// tokens it took from Redis ahead of them (see DefaultLease and
 	// lease.go): a busy tenant then costs one round trip per lease, not
-	// per request, with the same guarantee against over-admission. Keys
-	// that lease run with a burst lowered by ⌈Lease/T⌉ tokens (at most
-	// 2%); keys whose burst is below that reserve + 256 tokens never lease
-	// and keep their full burst. 0 or negative: no leases (the default).
-	// Use the same value on every replica sharing the Redis.
+	// per request, with the same guarantee against over-admission. Only
+	// keys allowed at least 4 requests per lease time lease (12,000/min
+	// with DefaultLease), and they run with a burst lowered by ⌈Lease/T⌉
+	// tokens (at most 2%); other keys keep their full burst and one
+	// decision per request. 0 or negative: no leases (the default). Use
+	// the same value on every replica sharing the Redis.
 	//
 	// A leased token that is not used before its lease ends is lost, so a
 	// key hammered at its limit by replicas the scheduler stalls gets a
 	// little less than the limit: 99.6–99.9% with 3 replicas on 2 busy
-	// cores (make bench-load), against 100% without leases. Leases pay off
-	// for keys with high limits that see many requests per lease time;
-	// they are opt-in because a key at a few requests per lease saves
-	// nothing and its announced burst would still be lowered.
+	// cores (make bench-load), against 100% without leases.
 	Lease time.Duration
 }
 
