@@ -312,7 +312,7 @@ var Options = []Option{
 			"appended to the Redis stream by the next write, usually within a millisecond; while Redis is down the queue (4,096 events) holds them and the " +
 			"writes are retried, and a graceful shutdown writes what is queued, but a crash loses it. `durable`: each response waits until Redis has its " +
 			"event (one round trip), so a crash loses nothing that was answered, but a call whose event Redis refuses is answered anyway and its event is " +
-			"lost (logged); under load this costs a third more CPU per metered request. Ingested events are always durable before the 202. Embedded mode " +
+			"lost (logged); under load this costs 20-30% more CPU per metered request. Ingested events are always durable before the 202. Embedded mode " +
 			"always buffers (up to 50 ms).",
 		set: func(c *Config, v string) error {
 			switch v {
