@@ -139,6 +139,7 @@ func TestBadInput(t *testing.T) {
 		{"ingest negative quantity", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"api_calls","quantity":-1000}]}`, 422, "validation_failed", "body.events[0].quantity"},
 		{"ingest quantity too large", "POST", ten + "/usage/events", `{"events":[{"transaction_id":"t","metric":"m","quantity":1e308}]}`, 422, "validation_failed", "body.events[0].quantity"},
 		{"override rate above the limiter's resolution", "PUT", ten + "/overrides", `{"rate_limit_per_minute":9223372036854775807}`, 422, "validation_failed", "body.rate_limit_per_minute"},
+		{"override quota beyond an exact JSON integer", "PUT", ten + "/overrides", `{"api_calls_per_month":1e300}`, 422, "validation_failed", "body.api_calls_per_month"},
 		{"override of an unknown feature", "PUT", ten + "/overrides", `{"features":{"ssoo":true}}`, 422, "invalid_input", "body.features"},
 		{"bad role", "POST", ten + "/members", `{"email":"fresh@example.com","role":"god"}`, 422, "validation_failed", "body.role"},
 		{"bad scope", "POST", ten + "/api-keys", `{"name":"k","scopes":["root"]}`, 422, "validation_failed", "body.scopes[0]"},

@@ -8,12 +8,14 @@ import (
 	"github.com/fast-saas/fast-saas/middleware/entitlements"
 )
 
-// TestOverridesRateMatchesTag: the schema's maximum for an overridden rate
-// limit is the plan table's.
-func TestOverridesRateMatchesTag(t *testing.T) {
+// TestOverridesMaximaMatchTags: the schema's maxima for overridden limits
+// are the plan table's.
+func TestOverridesMaximaMatchTags(t *testing.T) {
 	t.Parallel()
-	f, _ := reflect.TypeFor[Overrides]().FieldByName("RateLimitPerMinute")
-	if got, want := f.Tag.Get("maximum"), strconv.FormatInt(entitlements.MaxRatePerMinute, 10); got != want {
-		t.Errorf("maximum tag %q, entitlements.MaxRatePerMinute %s", got, want)
+	for field, max := range map[string]int64{"RateLimitPerMinute": entitlements.MaxRatePerMinute, "APICallsPerMonth": entitlements.MaxCallsPerMonth} {
+		f, _ := reflect.TypeFor[Overrides]().FieldByName(field)
+		if got, want := f.Tag.Get("maximum"), strconv.FormatInt(max, 10); got != want {
+			t.Errorf("%s: maximum tag %q, entitlements %s", field, got, want)
+		}
 	}
 }

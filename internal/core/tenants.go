@@ -88,11 +88,12 @@ type changePlanInput struct {
 }
 
 // Overrides are per-tenant limits and features overriding the plan; -1 = unlimited.
-// The rate limit's maximum is entitlements.MaxRatePerMinute (one request per
-// microsecond, the limiter's resolution; TestOverridesRateMatchesTag).
+// The maxima are entitlements.MaxRatePerMinute (one request per microsecond,
+// the limiter's resolution) and entitlements.MaxCallsPerMonth (2^53 − 1;
+// TestOverridesMaximaMatchTags).
 type Overrides struct {
 	RateLimitPerMinute *int64          `json:"rate_limit_per_minute,omitempty" minimum:"-1" maximum:"60000000"`
-	APICallsPerMonth   *int64          `json:"api_calls_per_month,omitempty" minimum:"-1"`
+	APICallsPerMonth   *int64          `json:"api_calls_per_month,omitempty" minimum:"-1" maximum:"9007199254740991"`
 	Features           map[string]bool `json:"features,omitempty"`
 }
 

@@ -116,7 +116,10 @@ func TestResolveAndValidate(t *testing.T) {
 	if err := plans.Validate(Overrides{RateLimitPerMinute: ptr(MaxRatePerMinute + 1)}); err == nil {
 		t.Error("Validate accepted a rate limit above MaxRatePerMinute")
 	}
-	if err := plans.Validate(Overrides{RateLimitPerMinute: ptr(MaxRatePerMinute), APICallsPerMonth: ptr(-1), Features: map[string]bool{"sso": true}}); err != nil {
+	if err := plans.Validate(Overrides{APICallsPerMonth: ptr(MaxCallsPerMonth + 1)}); err == nil {
+		t.Error("Validate accepted a quota above MaxCallsPerMonth")
+	}
+	if err := plans.Validate(Overrides{RateLimitPerMinute: ptr(MaxRatePerMinute), APICallsPerMonth: ptr(MaxCallsPerMonth), Features: map[string]bool{"sso": true}}); err != nil {
 		t.Errorf("Validate rejected valid overrides: %v", err)
 	}
 	if _, err := plans.Resolve("gold", Overrides{}); !errors.Is(err, ErrUnknownPlan) {
@@ -201,6 +204,7 @@ func TestParseErrors(t *testing.T) {
 		"missing limit":      "plans:\n  - id: a\n    limits: {api_calls_per_month: 1, rate_limit_per_minute: 1, storage_mb: 1}",
 		"below -1":           "plans:\n  - id: a\n    limits: {api_calls_per_month: -2, rate_limit_per_minute: 1, storage_mb: 1, team_members: 1}",
 		"rate too high":      "plans:\n  - id: a\n    limits: {api_calls_per_month: 1, rate_limit_per_minute: 60000001, storage_mb: 1, team_members: 1}",
+		"quota too high":     "plans:\n  - id: a\n    limits: {api_calls_per_month: 9007199254740992, rate_limit_per_minute: 1, storage_mb: 1, team_members: 1}",
 		"unknown feature":    "plans:\n  - id: a\n    limits: " + limits + "\n    features: [teleport]",
 		"duplicate plan":     "plans:\n  - id: a\n    limits: " + limits + "\n  - id: a\n    limits: " + limits,
 		"bad plan id":        "plans:\n  - id: Gold Plan\n    limits: " + limits,

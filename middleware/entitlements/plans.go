@@ -25,6 +25,12 @@ const Unlimited int64 = -1
 // whole microseconds, so it cannot enforce a higher rate; use Unlimited.
 const MaxRatePerMinute int64 = 60_000_000
 
+// MaxCallsPerMonth is the highest finite monthly API-call quota a plan or
+// an override may set: 2^53 − 1. Usage totals are float64 sums, exact up to
+// 2^53, and JSON clients in JavaScript read larger integers inexactly; use
+// Unlimited beyond.
+const MaxCallsPerMonth int64 = 1<<53 - 1
+
 // Feature keys of the default table.
 const (
 	FeatureCore              = "core"
@@ -157,6 +163,9 @@ func New(plans []Plan, features []string) (*Plans, error) {
 		if r := p.Limits.RateLimitPerMinute; r > MaxRatePerMinute {
 			return nil, fmt.Errorf("%w: plan %q: rate_limit_per_minute = %d is above %d (use -1 for unlimited)", ErrInvalid, p.ID, r, MaxRatePerMinute)
 		}
+		if c := p.Limits.APICallsPerMonth; c > MaxCallsPerMonth {
+			return nil, fmt.Errorf("%w: plan %q: api_calls_per_month = %d is above %d (use -1 for unlimited)", ErrInvalid, p.ID, c, MaxCallsPerMonth)
+		}
 		set := map[string]bool{}
 		for _, f := range p.Features {
 			if !t.known[f] {
@@ -275,6 +284,9 @@ func (t *Plans) Validate(o Overrides) error {
 	}
 	if r := o.RateLimitPerMinute; r != nil && *r > MaxRatePerMinute {
 		return fmt.Errorf("override rate_limit_per_minute = %d: at most %d, or -1 for unlimited", *r, MaxRatePerMinute)
+	}
+	if c := o.APICallsPerMonth; c != nil && *c > MaxCallsPerMonth {
+		return fmt.Errorf("override api_calls_per_month = %d: at most %d, or -1 for unlimited", *c, MaxCallsPerMonth)
 	}
 	for _, f := range slices.Sorted(maps.Keys(o.Features)) {
 		if !t.known[f] {
