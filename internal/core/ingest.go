@@ -142,7 +142,11 @@ func fieldProblem(location string, err error) *Error {
 		if typ.Field != "" { // the path below the value decoded, e.g. "metric"
 			field += "." + typ.Field
 		}
-		return Validation(field, fmt.Sprintf("expected %s, got %s", jsonKind(typ.Type), typ.Value))
+		if kind := jsonKind(typ.Type); kind != "number" || !strings.HasPrefix(typ.Value, "number") {
+			return Validation(field, fmt.Sprintf("expected %s, got %s", kind, typ.Value))
+		}
+		// A number that does not fit a float64 (1e400).
+		return Validation(field, "number out of range: "+strings.TrimPrefix(typ.Value, "number "))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		// Named as huma names an unknown property: its own path.
