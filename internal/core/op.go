@@ -341,7 +341,8 @@ func fieldLocations(t reflect.Type) map[string]string {
 
 // locateField prefixes the field of an input error with its location
 // ("plan" becomes "body.plan") when the operation's input has that field.
-// Errors that name their location already are returned as they are.
+// Errors that name their location already ("body.events[0]") start with no
+// field name, so they are returned as they are.
 func locateField(err error, locs map[string]string) error {
 	var ce *Error
 	if err == nil || !errors.As(err, &ce) || ce.Field == "" {
@@ -352,7 +353,7 @@ func locateField(err error, locs map[string]string) error {
 		name = name[:i]
 	}
 	loc, ok := locs[name]
-	if !ok || name == locBody || name == locQuery || name == locPath {
+	if !ok {
 		return err
 	}
 	located := *ce

@@ -13,6 +13,7 @@ import (
 	"github.com/fast-saas/fast-saas/internal/testenv"
 	"github.com/fast-saas/fast-saas/internal/usage"
 	"github.com/fast-saas/fast-saas/middleware/apikey"
+	"github.com/redis/go-redis/v9"
 )
 
 // redisWorld is a server on SQLite and the test Redis (under its own key
@@ -21,6 +22,7 @@ import (
 // read key.
 type redisWorld struct {
 	srv    *Server
+	redis  *redis.Client // the test Redis, for looking at what serve wrote
 	prefix string
 	tenant string
 	secret string
@@ -29,7 +31,7 @@ type redisWorld struct {
 func newRedisWorld(t *testing.T, configure func(*config.Config)) *redisWorld {
 	t.Helper()
 	ctx := context.Background()
-	_, prefix := testenv.Redis(t)
+	client, prefix := testenv.Redis(t)
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.IPRateLimit = -1
@@ -55,7 +57,7 @@ func newRedisWorld(t *testing.T, configure func(*config.Config)) *redisWorld {
 	if _, err := srv.Store.CreateAPIKey(ctx, store.APIKey{TenantID: tn.ID, Name: "k", Prefix: k.Display, Hash: k.Hash[:], Scopes: []string{"read"}}); err != nil {
 		t.Fatal(err)
 	}
-	return &redisWorld{srv: srv, prefix: prefix, tenant: tn.ID, secret: k.Secret}
+	return &redisWorld{srv: srv, redis: client, prefix: prefix, tenant: tn.ID, secret: k.Secret}
 }
 
 // getTenant serves GET /api/v1/tenants/{id} with the tenant's key.
@@ -93,17 +95,16 @@ func TestMeteredCalls(t *testing.T) {
 	t.Parallel()
 	for _, durable := range []bool{true, false} {
 		w := newRedisWorld(t, func(c *config.Config) { c.MeteredCallsDurable = durable })
-		client, _ := testenv.Redis(t)
 		w.getTenant(t)
 		if durable {
-			if n, err := usage.Backlog(context.Background(), client, w.prefix, ""); err != nil || n != 1 {
+			if n, err := usage.Backlog(context.Background(), w.redis, w.prefix, ""); err != nil || n != 1 {
 				t.Errorf("durable: %d stream entries once the call answered, %v; want 1", n, err)
 			}
 		}
 		if err := w.srv.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := usage.Backlog(context.Background(), client, w.prefix, ""); err != nil || n != 1 {
+		if n, err := usage.Backlog(context.Background(), w.redis, w.prefix, ""); err != nil || n != 1 {
 			t.Errorf("durable %v: %d stream entries after Close, %v; want 1", durable, n, err)
 		}
 	}
