@@ -2,12 +2,15 @@ package store
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -49,6 +52,45 @@ func ValidID(s string) bool {
 
 // NewID returns a fresh UUIDv7 string (time-ordered, so ids sort by creation).
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// NewIDs returns n fresh UUIDv7 strings at once, for the events of an
+// ingested batch: one read of random bytes and one string for all of them
+// instead of n of each (NewID was 7% of serve's CPU per ingested batch).
+// They share the current millisecond (one more per 4,096) and count up in
+// the 12 bits after it, so they sort in order among themselves; the 62
+// random bits keep them unique.
+func NewIDs(n int) []string {
+	if n <= 0 {
+		return nil
+	}
+	random := make([]byte, 16*n)
+	_, _ = rand.Read(random) // crypto/rand.Read does not fail (Go 1.24 on)
+	text := make([]byte, 36*n)
+	ms := uint64(time.Now().UnixMilli())
+	for i := range n {
+		u := random[16*i : 16*i+16]
+		at := ms + uint64(i>>12)
+		for j := range 6 { // 48-bit Unix milliseconds, big-endian
+			u[j] = byte(at >> (40 - 8*j))
+		}
+		u[6] = 0x70 | byte(i>>8)&0x0f // version 7, then the counter's high bits
+		u[7] = byte(i)
+		u[8] = u[8]&0x3f | 0x80 // the RFC 9562 variant
+		t := text[36*i : 36*i+36]
+		hex.Encode(t[0:8], u[0:4])
+		hex.Encode(t[9:13], u[4:6])
+		hex.Encode(t[14:18], u[6:8])
+		hex.Encode(t[19:23], u[8:10])
+		hex.Encode(t[24:36], u[10:16])
+		t[8], t[13], t[18], t[23] = '-', '-', '-', '-'
+	}
+	all := string(text)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = all[36*i : 36*i+36]
+	}
+	return ids
+}
 
 // PlanSet validates plan ids against the configured plan table. The table
 // itself lives with the entitlements; the store only needs the ids.

@@ -29,12 +29,19 @@ func PrepareEvents(events []store.UsageEvent, now time.Time) ([]store.UsageEvent
 	out := make([]store.UsageEvent, 0, len(events))
 	type pair struct{ tenant, tx string }
 	seen := make(map[pair]struct{}, len(events))
+	missing := 0
+	for i := range events {
+		if events[i].ID == "" {
+			missing++
+		}
+	}
+	ids := store.NewIDs(missing) // for the events without one, made together
 	for i, e := range events {
 		if !store.ValidID(e.TenantID) {
 			return nil, fmt.Errorf("event %d: %w: tenant", i, store.ErrNotFound)
 		}
 		if e.ID == "" {
-			e.ID = store.NewID()
+			e.ID, ids = ids[0], ids[1:]
 		} else if !store.ValidID(e.ID) {
 			return nil, fmt.Errorf("event %d: %w: id %q", i, store.ErrInvalid, e.ID)
 		}
