@@ -18,16 +18,16 @@ import (
 )
 
 // CopyEvents writes events into table (usage_stage, or usage_events for
-// the benchmark's raw baseline, with lago set) with one COPY FROM STDIN
-// in Postgres's binary format, built here rather than by pgx.CopyFrom:
-// pgx looks up an encode plan for every value, which was about a sixth of
+// the benchmark's raw baseline, with lago set) with one COPY FROM STDIN in
+// Postgres's binary format, built here rather than by pgx.CopyFrom, which
+// looks up an encode plan for every value: its encoding was a fifth of
 // serve's CPU per ingested batch. The columns are sqlcore.EventCols, plus
 // lago_next_attempt_at and lago_updated_at (both = received_at) with lago.
 func CopyEvents(ctx context.Context, conn *pgconn.PgConn, table string, events []store.UsageEvent, lago bool) (int64, error) {
 	buf := copyBufs.Get().(*bytes.Buffer)
-	defer copyBufs.Put(buf)
 	buf.Reset()
 	if err := encodeEvents(buf, events, lago); err != nil {
+		copyBufs.Put(buf)
 		return 0, err
 	}
 	cols := eventColumns
@@ -37,8 +37,11 @@ func CopyEvents(ctx context.Context, conn *pgconn.PgConn, table string, events [
 	sql := "COPY " + pgx.Identifier{table}.Sanitize() + " (" + strings.Join(cols, ", ") + ") FROM STDIN BINARY"
 	tag, err := conn.CopyFrom(ctx, bytes.NewReader(buf.Bytes()), sql)
 	if err != nil {
+		// When the connection fails, pgconn may return before its sending
+		// goroutine stops reading buf: the buffer is not reused.
 		return 0, err
 	}
+	copyBufs.Put(buf)
 	return tag.RowsAffected(), nil
 }
 

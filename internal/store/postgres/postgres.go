@@ -271,9 +271,8 @@ var eventColumns = strings.Split(strings.ReplaceAll(sqlcore.EventCols, " ", ""),
 // and a tenant deleted before is not found.
 const lockTenants = `SELECT count(*) FROM (SELECT 1 FROM tenants WHERE id = ANY($1::uuid[]) FOR KEY SHARE) t`
 
-// InsertEvents stores a batch in five round trips: the tenant check, the
-// COPY into the stage (two) and the move, all in the store's transaction,
-// and its commit.
+// InsertEvents stores a batch in four round trips of the store's
+// transaction: the tenant check, the COPY into the stage (two) and the move.
 //
 // Most batches hold no event already stored, and the plain INSERT of
 // moveStaged costs Postgres a fifth to a quarter less CPU per event than
