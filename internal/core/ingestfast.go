@@ -21,7 +21,7 @@ func decodeIngestFast(data []byte) (events []IngestEvent, ok bool) {
 	if !p.next('{') || !p.key("events") || !p.next('[') {
 		return nil, false
 	}
-	// About 60 bytes per event at least; one growth at most for most bodies.
+	// Sized for events of about 60 bytes; append grows it for shorter ones.
 	events = make([]IngestEvent, 0, min(len(data)/60+1, MaxIngestBatch))
 	for {
 		var e IngestEvent
