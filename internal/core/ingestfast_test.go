@@ -61,13 +61,7 @@ func TestDecodeIngestFast(t *testing.T) {
 			t.Errorf("declined %.120q", body)
 			continue
 		}
-		var want ingestBody
-		if err := decodeStrict([]byte(body), &want); err != nil {
-			t.Fatalf("%.120q: encoding/json: %v", body, err)
-		}
-		if diff := cmp.Diff(want.Events, got); diff != "" {
-			t.Errorf("%.120q (-encoding/json +fast):\n%s", body, diff)
-		}
+		decodesLikeEncodingJSON(t, body, got)
 	}
 	for _, body := range fastDeclined {
 		if got, ok := decodeIngestFast([]byte(body)); ok {
@@ -91,12 +85,19 @@ func FuzzDecodeIngestFast(f *testing.F) {
 		if !ok {
 			return
 		}
-		var want ingestBody
-		if err := decodeStrict([]byte(body), &want); err != nil {
-			t.Fatalf("%q: taken, but encoding/json says %v", body, err)
-		}
-		if diff := cmp.Diff(want.Events, got); diff != "" {
-			t.Fatalf("%q (-encoding/json +fast):\n%s", body, diff)
-		}
+		decodesLikeEncodingJSON(t, body, got)
 	})
+}
+
+// decodesLikeEncodingJSON fails t unless encoding/json, DecodeBody's
+// other path, decodes body to the events decodeIngestFast took from it.
+func decodesLikeEncodingJSON(t *testing.T, body string, got []IngestEvent) {
+	t.Helper()
+	var want ingestBody
+	if err := decodeStrict([]byte(body), &want); err != nil {
+		t.Fatalf("%.120q: taken, but encoding/json says %v", body, err)
+	}
+	if diff := cmp.Diff(want.Events, got); diff != "" {
+		t.Fatalf("%.120q (-encoding/json +fast):\n%s", body, diff)
+	}
 }

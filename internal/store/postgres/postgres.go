@@ -385,14 +385,10 @@ func dailyRows(events []store.UsageEvent) []any {
 }
 
 // dayOf is t's UTC day number, days since 1970-01-01 (negative before):
-// dayNumber's value in Go.
+// dayNumber's value in Go. Truncate counts whole days from the zero time,
+// a UTC midnight, so it rounds down before 1970 too.
 func dayOf(t time.Time) int32 {
-	s := t.Unix()
-	d := s / 86400
-	if s%86400 < 0 {
-		d--
-	}
-	return int32(d)
+	return int32(t.Truncate(24*time.Hour).Unix() / 86400)
 }
 
 // distinctTenants lists the tenant ids of events once each (a batch from
