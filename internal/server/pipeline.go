@@ -85,8 +85,8 @@ func (s *Server) buildPipeline(ctx context.Context, reg *metrics.Registry) (*pip
 		// 4,096 queued events is 0.1 s of a busy server (30,000 metered
 		// requests/s), twice the 50 ms the buffer waits to fill a batch. A
 		// bigger queue only holds more memory when the store is slow (callers
-		// then wait), and the queue is live heap the collector scans every
-		// cycle: 10,000 slots were 1.7 MiB (heap profile under load, issue 5).
+		// then wait): what is queued is live heap the collector scans every
+		// cycle (10,000 events were 1.7 MiB, heap profile under load, issue 5).
 		if p.buffer, err = usage.NewMemoryBuffer(usage.MemoryOptions{Writer: s.Store, Capacity: 4096, Metrics: usageMetrics, Logger: s.Logger}); err != nil {
 			return nil, err
 		}

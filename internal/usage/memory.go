@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/fast-saas/fast-saas/internal/store"
@@ -57,13 +56,11 @@ type MemoryBuffer struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	mu     sync.RWMutex // write-held by Close; read-held by Record while enqueuing
-	closed bool
-	queue  chan queued
-	stop   context.CancelFunc // aborts a flusher stuck retrying, when Close gives up
-	done   chan struct{}
-	lost   int    // events still queued when Close gave up
-	merge  merger // the flusher's
+	queue *queue[queued]     // woken at BatchSize; the flusher's ticker takes smaller batches
+	stop  context.CancelFunc // aborts a flusher stuck retrying, when Close gives up
+	done  chan struct{}
+	lost  int    // events still queued when Close gave up
+	merge merger // the flusher's
 }
 
 var _ metering.Recorder = (*MemoryBuffer)(nil)
@@ -93,7 +90,7 @@ func NewMemoryBuffer(opts MemoryOptions) (*MemoryBuffer, error) {
 		metrics: orNop(opts.Metrics),
 		log:     opts.Logger,
 		now:     opts.Now,
-		queue:   make(chan queued, opts.Capacity),
+		queue:   newQueue[queued](opts.Capacity, opts.BatchSize),
 		done:    make(chan struct{}),
 	}
 	if b.log == nil {
@@ -120,23 +117,11 @@ func (b *MemoryBuffer) Record(ctx context.Context, e metering.Event) error {
 		b.metrics.Events.WithLabelValues(OutcomeRejected).Inc()
 		return err
 	}
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	if b.closed {
-		return ErrClosed
+	err = b.queue.put(ctx, queued{ev: row, mergeable: e.Mergeable, enqueued: b.now()})
+	if err != nil && !errors.Is(err, ErrClosed) {
+		return fmt.Errorf("%w: %w", ErrBufferFull, err)
 	}
-	item := queued{ev: row, mergeable: e.Mergeable, enqueued: b.now()}
-	select {
-	case b.queue <- item:
-		return nil
-	default:
-	}
-	select {
-	case b.queue <- item:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrBufferFull, ctx.Err())
-	}
+	return err
 }
 
 // RecordSync validates events and writes them straight to the store in one
@@ -193,15 +178,7 @@ func count(m *Metrics, res writeResult) {
 // Close stops accepting events and flushes the queue. If ctx ends first, it
 // gives up and returns an error saying how many events were not written.
 func (b *MemoryBuffer) Close(ctx context.Context) error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		<-b.done
-		return nil
-	}
-	b.closed = true
-	close(b.queue) // no Record holds the read lock now: nobody sends
-	b.mu.Unlock()
+	b.queue.close()
 	select {
 	case <-b.done:
 		return nil
@@ -220,30 +197,27 @@ func (b *MemoryBuffer) run(ctx context.Context) {
 	batch := make([]queued, 0, b.opts.BatchSize)
 	for {
 		select {
-		case it, ok := <-b.queue:
-			if !ok { // closed: write what is left, then stop
-				if !b.flush(ctx, batch) {
-					b.lost = len(batch) + len(b.queue)
-				}
-				return
-			}
-			batch = append(batch, it)
-			if len(batch) < b.opts.BatchSize {
-				continue
-			}
+		case <-b.queue.wake: // BatchSize events queued, or Close
 		case <-ticker.C:
+		}
+		// Write full batches while there are any, then what is left:
+		// the ticker (or Close) is what brings a partial batch here.
+		for {
+			var done bool
+			batch, done = b.queue.take(batch[:0], b.opts.BatchSize)
 			if len(batch) == 0 {
 				b.metrics.Lag.WithLabelValues(StageBuffer).Set(0)
-				continue
+			} else if !b.flush(ctx, batch) {
+				b.lost = len(batch) + b.queue.discard()
+				return
+			}
+			if done {
+				return
+			}
+			if len(batch) < b.opts.BatchSize {
+				break
 			}
 		}
-		if !b.flush(ctx, batch) {
-			b.lost = len(batch) + len(b.queue)
-			for range b.queue { // drain so Close's count is final
-			}
-			return
-		}
-		batch = batch[:0]
 	}
 }
 

@@ -179,9 +179,9 @@ func TestRedisRecorderMergesAGroup(t *testing.T) {
 		wg.Go(func() { errs <- rec.Record(ctx, e) })
 	}
 	// Every call is queued once the writer is held; wait until they are.
-	for deadline := time.Now().Add(10 * time.Second); len(rec.reqs) < len(calls)-1; {
+	for deadline := time.Now().Add(10 * time.Second); rec.queue.queued() < len(calls)-1; {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d calls queued", len(rec.reqs), len(calls)-1)
+			t.Fatalf("%d of %d calls queued", rec.queue.queued(), len(calls)-1)
 		}
 		time.Sleep(time.Millisecond)
 	}

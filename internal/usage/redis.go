@@ -100,9 +100,9 @@ type RedisRecorder struct {
 	backoff  Backoff
 	log      *slog.Logger
 
-	reqs    chan addRequest
+	queue   *queue[addRequest] // wakes a writer as soon as it holds anything
 	stop    chan struct{}
-	mu      sync.RWMutex // write-held by Close; read-held by Record while queueing
+	mu      sync.Mutex // Close's
 	closed  bool
 	drain   context.Context // bounds a buffered recorder's last writes; set by Close
 	lost    atomic.Int64    // buffered events Close gave up on
@@ -141,7 +141,7 @@ func NewRedisRecorder(opts RedisOptions) (*RedisRecorder, error) {
 	if opts.Buffered {
 		capacity = cmp.Or(max(opts.Capacity, 0), 4096)
 	}
-	r.reqs = make(chan addRequest, capacity)
+	r.queue = newQueue[addRequest](capacity, 1)
 	if r.backoff.Base <= 0 && r.backoff.Max <= 0 {
 		r.backoff = storeBackoff
 	}
@@ -178,7 +178,8 @@ func (r *RedisRecorder) Close(ctx context.Context) error {
 	}
 	r.closed = true
 	r.drain = ctx // read by the writers after stop is closed
-	close(r.stop) // no Record holds the read lock now: nobody queues
+	r.queue.close()
+	close(r.stop)
 	r.mu.Unlock()
 	r.writers.Wait()
 	if n := r.lost.Load(); n > 0 {
@@ -193,36 +194,40 @@ func (r *RedisRecorder) writer() {
 	defer r.writers.Done()
 	g := &groupWriter{r: r, group: make([]addRequest, 0, maxGroup), rows: make([]store.UsageEvent, 0, maxGroup)}
 	for {
-		g.group = g.group[:0]
 		select {
 		case <-r.stop:
-			if r.buffered {
-				g.drainQueue()
-			}
+			g.drainQueue()
 			return
-		case q := <-r.reqs:
-			g.group = append(g.group, q)
+		case <-r.queue.wake:
 		}
 		// Let requests that are about to record (runnable on this P) join
 		// this group instead of the next one; with nothing runnable this
 		// returns at once.
 		runtime.Gosched()
-		g.gather()
-		if !r.buffered {
-			err := g.append(context.Background())
-			for _, q := range g.group {
-				q.done <- err
+		// Write groups until the queue is empty: a busy server's events
+		// queue while the previous group is on its way to Redis, and are
+		// taken without waking anyone.
+		for {
+			g.group, _ = r.queue.take(g.group[:0], maxGroup)
+			if len(g.group) == 0 {
+				break
 			}
-			continue
-		}
-		if !g.appendRetrying(context.Background(), r.stop) {
-			// Close came while Redis was refusing: retry within its
-			// deadline, with the rest of the queue.
-			if !g.appendRetrying(r.drain, nil) {
-				r.lost.Add(int64(len(g.group)))
+			if !r.buffered {
+				err := g.append(context.Background())
+				for _, q := range g.group {
+					q.done <- err
+				}
+				continue
 			}
-			g.drainQueue()
-			return
+			if !g.appendRetrying(context.Background(), r.stop) {
+				// Close came while Redis was refusing: retry within its
+				// deadline, with the rest of the queue.
+				if !g.appendRetrying(r.drain, nil) {
+					r.lost.Add(int64(len(g.group)))
+				}
+				g.drainQueue()
+				return
+			}
 		}
 	}
 }
@@ -235,18 +240,6 @@ type groupWriter struct {
 	rows  []store.UsageEvent
 	merge merger
 	buf   []byte
-}
-
-// gather adds to the group what is queued, up to maxGroup.
-func (g *groupWriter) gather() {
-	for len(g.group) < maxGroup {
-		select {
-		case q := <-g.r.reqs:
-			g.group = append(g.group, q)
-		default:
-			return
-		}
-	}
 }
 
 // append writes the group as one stream entry.
@@ -301,25 +294,24 @@ func (g *groupWriter) appendRetrying(ctx context.Context, stop <-chan struct{}) 
 }
 
 // drainQueue appends everything still queued after Close, within Close's
-// deadline, counting what it could not write.
+// deadline, counting what a buffered recorder could not write.
 func (g *groupWriter) drainQueue() {
 	r := g.r
 	for {
-		g.group = g.group[:0]
-		g.gather()
+		g.group, _ = r.queue.take(g.group[:0], maxGroup)
 		if len(g.group) == 0 {
 			return
 		}
-		if !g.appendRetrying(r.drain, nil) {
-			r.lost.Add(int64(len(g.group)))
-			for {
-				select {
-				case <-r.reqs:
-					r.lost.Add(1)
-				default:
-					return
-				}
+		if !r.buffered {
+			err := g.append(r.drain)
+			for _, q := range g.group {
+				q.done <- err
 			}
+			continue
+		}
+		if !g.appendRetrying(r.drain, nil) {
+			r.lost.Add(int64(len(g.group) + r.queue.discard()))
+			return
 		}
 	}
 }
@@ -348,29 +340,21 @@ func (r *RedisRecorder) Record(ctx context.Context, e metering.Event) error {
 	if !r.buffered {
 		q.done = make(chan error, 1)
 	}
-	r.mu.RLock()
-	if r.closed {
-		r.mu.RUnlock()
-		return ErrClosed
+	ok, _, err := r.queue.tryPut(q)
+	if err != nil {
+		return err
 	}
-	select {
-	case r.reqs <- q:
-		r.mu.RUnlock()
-		if r.buffered {
-			return nil
+	if !ok {
+		// The queue is full: wait for room, as long as Timeout allows.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+		if err := r.queue.put(ctx, q); err != nil {
+			if errors.Is(err, ErrClosed) {
+				return err
+			}
+			return fmt.Errorf("%w: xadd %s: queue: %w", ErrUnavailable, r.key, err)
 		}
-		return r.wait(ctx, q)
-	default:
-	}
-	// The queue is full: wait for room, as long as Timeout allows.
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	select {
-	case r.reqs <- q:
-		r.mu.RUnlock()
-	case <-ctx.Done():
-		r.mu.RUnlock()
-		return fmt.Errorf("%w: xadd %s: queue: %w", ErrUnavailable, r.key, ctx.Err())
 	}
 	if r.buffered {
 		return nil
