@@ -29,6 +29,10 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helloEnv) == "1" { // TestLoad's reference server
+		serveHello()
+		return
+	}
 	dir, err := os.MkdirTemp("", "fast-saas-e2e")
 	if err != nil {
 		panic(err)
