@@ -309,7 +309,7 @@ var Options = []Option{
 		}},
 	{Env: "FASTSAAS_METERED_CALLS", Default: "buffered",
 		Doc: "With REDIS_URL: when a metered API call's usage event is written. `buffered`: the response does not wait; the event is queued in process and " +
-			"appended to the Redis stream by the next write, usually within a millisecond; while Redis is down the queue (4,096 events) holds them and the " +
+			"appended to the Redis stream within about 2 ms (the writer waits that long so that one append carries many events); while Redis is down the queue (4,096 events) holds them and the " +
 			"writes are retried, and a graceful shutdown writes what is queued, but a crash loses it. `durable`: each response waits until Redis has its " +
 			"event (one round trip), so a crash loses nothing that was answered, but a call whose event Redis refuses is answered anyway and its event is " +
 			"lost (logged); under load this costs 20-30% more CPU per metered request. Ingested events are always durable before the 202. Embedded mode " +

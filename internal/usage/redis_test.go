@@ -580,3 +580,54 @@ func TestRedisConsumerFinishesBatchOnShutdown(t *testing.T) {
 	}
 	assertStreamEmpty(t, client, prefix)
 }
+
+// TestBufferedRecorderLingers: a buffered recorder's writer, woken by the
+// first event, waits Linger for more and appends them as one merged entry;
+// Close cuts the wait short and writes them.
+func TestBufferedRecorderLingers(t *testing.T) {
+	t.Parallel()
+	client, prefix := testenv.Redis(t)
+	rec, err := NewRedisRecorder(RedisOptions{Client: client, Prefix: prefix, Timeout: 10 * time.Second, Buffered: true, Linger: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := apiCalls(t, 100, "t1")
+	ctx := context.Background()
+	for _, e := range calls {
+		if err := rec.Record(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A writer that did not linger would have appended by now (one round
+	// trip); this one is still waiting.
+	time.Sleep(100 * time.Millisecond)
+	stream := prefix + DefaultStream
+	if n, err := client.XLen(ctx, stream).Result(); err != nil || n != 0 {
+		t.Fatalf("stream holds %d entries (%v) while the writer lingers, want 0", n, err)
+	}
+	if err := rec.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := client.XRange(ctx, stream, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Fatalf("%d stream entries after Close, want 1 (the whole group)", len(entries))
+	}
+	raw, _ := entries[0].Values[fieldBatch].(string)
+	var total float64
+	lines := 0
+	for line := range strings.SplitSeq(raw, "\n") {
+		row, err := decodeWire([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += row.Quantity
+		lines++
+	}
+	// apiCalls spreads the calls over 2 s with two statuses: 4 merged rows.
+	if total != 100 || lines != 4 {
+		t.Errorf("entry holds %d rows adding up to %v calls, want 4 rows, 100 calls", lines, total)
+	}
+}
