@@ -76,10 +76,11 @@ type RedisOptions struct {
 //
 // Buffered (RedisOptions.Buffered), Record returns once the event is queued
 // and the writer appends it as it would have, after waiting Linger (2 ms)
-// for more events to share the XADD, so a request never waits for Redis. The writer then retries a
-// group Redis refuses, with backoff, instead of failing its callers: a Redis
-// restart delays events instead of losing them. Record blocks only while the
-// queue (Capacity) is full, up to Timeout. Close writes what is queued; a
+// for more events to share the XADD, so a request never waits for Redis.
+// The writer then retries a group Redis refuses, with backoff, instead of
+// failing its callers: a Redis restart delays events instead of losing
+// them. Record blocks only while the queue (Capacity) is full, up to
+// Timeout. Close writes what is queued; a
 // crash loses it. With the rate limiter's leases as well (serve's
 // defaults), serve's CPU per metered request under load fell from 69–86 to
 // 56–68 µs (docs/performance.md): a request that waits for nothing is not
@@ -161,7 +162,7 @@ func NewRedisRecorder(opts RedisOptions) (*RedisRecorder, error) {
 	}
 	switch {
 	case !r.buffered || r.linger < 0:
-		r.linger = 2 * time.Millisecond
+		r.linger = 0
 	case r.linger == 0:
 		r.linger = 2 * time.Millisecond
 	}

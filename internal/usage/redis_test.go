@@ -631,3 +631,19 @@ func TestBufferedRecorderLingers(t *testing.T) {
 		t.Errorf("entry holds %d rows adding up to %v calls, want 4 rows, 100 calls", lines, total)
 	}
 }
+
+// TestUnbufferedRecorderNeverLingers: Linger is for buffered recorders;
+// an unbuffered Record waits for its XADD, so a writer that lingered an
+// hour would make it time out.
+func TestUnbufferedRecorderNeverLingers(t *testing.T) {
+	t.Parallel()
+	client, prefix := testenv.Redis(t)
+	rec, err := NewRedisRecorder(RedisOptions{Client: client, Prefix: prefix, Timeout: 10 * time.Second, Linger: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rec.Close(context.Background()) })
+	if err := rec.Record(context.Background(), apiCalls(t, 1, "t1")[0]); err != nil {
+		t.Fatalf("unbuffered Record with Linger set: %v, want nil at once", err)
+	}
+}
