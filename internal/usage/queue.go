@@ -12,11 +12,11 @@ import (
 // writes it, and waits again only after a take found nothing.
 //
 // A channel did this before, and woke the writer once per event: at tens of
-// thousands of metered requests a second that kept a runnable goroutine on
-// every P, so the scheduler rarely found its run queue empty and polled the
-// network only from sysmon, every 10 ms; requests whose bytes had arrived
-// waited for that poll, and a saturated serve's p99 under wrk sat at 10 ms
-// and more (issue 5, docs/performance.md).
+// thousands of metered requests a second that kept a goroutine runnable, so
+// the scheduler seldom found its run queue empty, which is when it polls the
+// network (otherwise sysmon does, every 10 ms). A trace of a saturated serve
+// showed requests whose bytes had arrived runnable for up to 41 ms, and its
+// p99 under wrk was 11-19 ms on one core (issue 5, docs/performance.md).
 type queue[T any] struct {
 	mu       sync.Mutex
 	items    []T
