@@ -18,26 +18,27 @@ func woken[T any](q *queue[T]) bool {
 	}
 }
 
-func TestQueueWakesAtThresholdOnly(t *testing.T) {
-	q := newQueue[int](10, 3)
-	ctx := context.Background()
-	for i := range 2 {
-		if err := q.put(ctx, i); err != nil {
+// putAll puts each of vs into q, failing the test on an error.
+func putAll(t *testing.T, q *queue[int], vs ...int) {
+	t.Helper()
+	for _, v := range vs {
+		if err := q.put(context.Background(), v); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+func TestQueueWakesAtThresholdOnly(t *testing.T) {
+	q := newQueue[int](10, 3)
+	putAll(t, q, 0, 1)
 	if woken(q) {
 		t.Fatal("woken below wakeAt")
 	}
-	if err := q.put(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	putAll(t, q, 2)
 	if !woken(q) {
 		t.Fatal("not woken at wakeAt")
 	}
-	if err := q.put(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
+	putAll(t, q, 3)
 	if woken(q) {
 		t.Fatal("woken again above wakeAt")
 	}
@@ -46,11 +47,7 @@ func TestQueueWakesAtThresholdOnly(t *testing.T) {
 		t.Fatalf("take = %v, done %v; want [0 1 2 3], not done", got, done)
 	}
 	// Crossing the threshold again after a take wakes again.
-	for i := range 3 {
-		if err := q.put(ctx, i); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putAll(t, q, 0, 1, 2)
 	if !woken(q) {
 		t.Fatal("not woken when the threshold was reached a second time")
 	}
@@ -59,11 +56,7 @@ func TestQueueWakesAtThresholdOnly(t *testing.T) {
 func TestQueueFullWaitsForRoomOrContext(t *testing.T) {
 	q := newQueue[int](2, 1)
 	ctx := context.Background()
-	for i := range 2 {
-		if err := q.put(ctx, i); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putAll(t, q, 0, 1)
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
 	if err := q.put(short, 2); !errors.Is(err, context.DeadlineExceeded) {
@@ -93,9 +86,7 @@ func TestQueueFullWaitsForRoomOrContext(t *testing.T) {
 func TestQueueClose(t *testing.T) {
 	q := newQueue[int](1, 1)
 	ctx := context.Background()
-	if err := q.put(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	putAll(t, q, 1)
 	woken(q)
 	waiting := make(chan error, 1)
 	go func() { waiting <- q.put(ctx, 2) }()
@@ -118,11 +109,7 @@ func TestQueueClose(t *testing.T) {
 
 func TestQueueDiscard(t *testing.T) {
 	q := newQueue[int](10, 1)
-	for i := range 4 {
-		if err := q.put(context.Background(), i); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putAll(t, q, 0, 1, 2, 3)
 	if n := q.discard(); n != 4 {
 		t.Fatalf("discard = %d, want 4", n)
 	}
